@@ -1,0 +1,22 @@
+"""The ``modelyard`` command line. Commands import what they need when they run."""
+
+from __future__ import annotations
+
+import click
+
+from modelyard.cli.db import db
+from modelyard.cli.projects import projects
+from modelyard.cli.server import server
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="modelyard")
+def main() -> None:
+    """modelyard: track experiments, register models, deploy and watch them."""
+
+
+main.add_command(server)
+main.add_command(db)
+main.add_command(projects)
+
+__all__ = ["main"]

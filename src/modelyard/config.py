@@ -1,0 +1,67 @@
+"""Settings: one value built at startup and passed in; importing this module reads nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOME = Path(".modelyard")
+
+
+class Settings(BaseSettings):
+    """Every knob of the server, each settable as a ``MODELYARD_<NAME>`` environment variable.
+
+    docs/configuration.md lists them; a test keeps that page and this class in step.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="MODELYARD_", extra="forbid")
+
+    host: str = Field("127.0.0.1", description="Interface the server listens on.")
+    port: int = Field(5000, ge=0, le=65535, description="TCP port (0 picks a free one).")
+    workers: int = Field(1, ge=1, le=64, description="Server processes sharing the port.")
+    backend_store_uri: str = Field(
+        f"sqlite:///./{DEFAULT_HOME}/modelyard.db",
+        description="SQLAlchemy URL of the metadata database: sqlite:///PATH or "
+        "postgresql+psycopg://USER@HOST:PORT/DB.",
+    )
+    artifacts_destination: str = Field(
+        f"./{DEFAULT_HOME}/artifacts",
+        description="Where artifact bytes are kept: a local directory or s3://bucket/prefix.",
+    )
+    db_pool_size: int = Field(
+        8, ge=1, le=256, description="Connections per server process (PostgreSQL)."
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        30_000, ge=0, description="How long a SQLite writer waits for the lock before failing."
+    )
+    max_request_bytes: int = Field(
+        32 * 1024 * 1024,
+        ge=1024,
+        description="Largest JSON request body accepted; larger bodies get HTTP 413.",
+    )
+    log_level: str = Field("info", description="Log level of the server: debug, info, warning.")
+    event_loop: Literal["auto", "asyncio", "uvloop"] = Field(
+        "auto", description="Event loop of the server processes; auto prefers uvloop."
+    )
+
+    @field_validator("backend_store_uri")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0]
+        if not (scheme == "sqlite" or scheme.startswith("postgresql")):
+            raise ValueError(
+                f"unsupported database {value!r}: use sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST:PORT/DB"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.lower()
+        if level not in {"debug", "info", "warning", "error"}:
+            raise ValueError(f"unknown log level {value!r}: use debug, info, warning or error")
+        return level

@@ -1,0 +1,1 @@
+"""The domain: entities, rules and the search grammar. Standard library only."""

@@ -1,0 +1,11 @@
+"""Names of the system tags MLflow clients and servers set on runs."""
+
+RUN_NAME = "mlflow.runName"
+USER = "mlflow.user"
+SOURCE_NAME = "mlflow.source.name"
+SOURCE_TYPE = "mlflow.source.type"
+SOURCE_GIT_COMMIT = "mlflow.source.git.commit"
+SOURCE_GIT_BRANCH = "mlflow.source.git.branch"
+SOURCE_GIT_REPO_URL = "mlflow.source.git.repoURL"
+PARENT_RUN_ID = "mlflow.parentRunId"
+DATASET_CONTEXT = "mlflow.data.context"

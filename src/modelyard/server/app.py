@@ -1,0 +1,79 @@
+"""The server's ASGI application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from modelyard import __version__, bootstrap
+from modelyard.bootstrap import Container
+from modelyard.config import Settings
+from modelyard.errors import ModelyardError
+from modelyard.server import mlflow
+from modelyard.server.errors import error_body, modelyard_error, unexpected_error
+from modelyard.server.mlflow.routing import mounts
+from modelyard.server.responses import json_response
+
+
+async def health(_request: Request) -> Response:
+    return PlainTextResponse("OK")
+
+
+async def version(_request: Request) -> Response:
+    return PlainTextResponse(__version__)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return json_response(
+            error_body("ENDPOINT_NOT_FOUND", f"No endpoint {request.method} {request.url.path}"),
+            status_code=404,
+        )
+    if exc.status_code == 405:
+        return json_response(
+            error_body(
+                "ENDPOINT_NOT_FOUND",
+                f"Method {request.method} is not allowed for {request.url.path}",
+            ),
+            status_code=405,
+        )
+    return json_response(error_body("BAD_REQUEST", str(exc.detail)), status_code=exc.status_code)
+
+
+def create_app(container: Container) -> Starlette:
+    """The application serving ``container``'s services; closes the container on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            container.close()
+
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/version", version, methods=["GET"]),
+            *mounts(mlflow.ENDPOINTS),
+        ],
+        exception_handlers={
+            ModelyardError: modelyard_error,
+            HTTPException: http_error,
+            Exception: unexpected_error,
+        },
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    return app
+
+
+def create_app_from_env() -> Starlette:
+    """Entry point for ``uvicorn --factory``: the only place settings come from the environment."""
+    return create_app(bootstrap.build(Settings()))

@@ -1,0 +1,104 @@
+"""Domain values to MLflow's JSON: the protobuf JSON mapping with int64 as numbers.
+
+Unset optional fields and empty repeated fields are left out, as MLflow's serializer does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from modelyard.domain.experiments import Experiment
+from modelyard.domain.runs import DatasetInput, DatasetSummary, Metric, Run, RunInfo
+from modelyard.stores.base import MetricPoint
+
+JSON = dict[str, Any]
+
+
+def double(value: float) -> float | str:
+    """JSON has no NaN or infinity; the protobuf mapping spells them as strings."""
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def experiment(e: Experiment) -> JSON:
+    body: JSON = {
+        "experiment_id": e.experiment_id,
+        "name": e.name,
+        "artifact_location": e.artifact_location,
+        "lifecycle_stage": str(e.lifecycle_stage),
+        "last_update_time": e.last_update_time,
+        "creation_time": e.creation_time,
+    }
+    if e.tags:
+        body["tags"] = [{"key": k, "value": v} for k, v in e.tags.items()]
+    return body
+
+
+def run_info(info: RunInfo) -> JSON:
+    body: JSON = {
+        "run_uuid": info.run_id,
+        "experiment_id": info.experiment_id,
+        "run_name": info.run_name,
+        "user_id": info.user_id,
+        "status": str(info.status),
+        "start_time": info.start_time,
+    }
+    if info.end_time is not None:
+        body["end_time"] = info.end_time
+    body["artifact_uri"] = info.artifact_uri
+    body["lifecycle_stage"] = str(info.lifecycle_stage)
+    body["run_id"] = info.run_id
+    return body
+
+
+def metric(m: Metric) -> JSON:
+    return {"key": m.key, "value": double(m.value), "timestamp": m.timestamp, "step": m.step}
+
+
+def run(r: Run) -> JSON:
+    data: JSON = {}
+    if r.metrics:
+        data["metrics"] = [metric(m) for m in r.metrics]
+    if r.params:
+        data["params"] = [{"key": p.key, "value": p.value} for p in r.params]
+    if r.tags:
+        data["tags"] = [{"key": t.key, "value": t.value} for t in r.tags]
+    inputs: JSON = {}
+    if r.dataset_inputs:
+        inputs["dataset_inputs"] = [dataset_input(d) for d in r.dataset_inputs]
+    return {"info": run_info(r.info), "data": data, "inputs": inputs, "outputs": {}}
+
+
+def dataset_input(d: DatasetInput) -> JSON:
+    dataset: JSON = {
+        "name": d.dataset.name,
+        "digest": d.dataset.digest,
+        "source_type": d.dataset.source_type,
+        "source": d.dataset.source,
+    }
+    if d.dataset.schema is not None:
+        dataset["schema"] = d.dataset.schema
+    if d.dataset.profile is not None:
+        dataset["profile"] = d.dataset.profile
+    body: JSON = {}
+    if d.tags:
+        body["tags"] = [{"key": t.key, "value": t.value} for t in d.tags]
+    body["dataset"] = dataset
+    return body
+
+
+def metric_point(p: MetricPoint) -> JSON:
+    body = metric(p.metric)
+    body["run_id"] = p.run_id
+    return body
+
+
+def dataset_summary(s: DatasetSummary) -> JSON:
+    body: JSON = {"experiment_id": s.experiment_id, "name": s.name, "digest": s.digest}
+    if s.context is not None:
+        body["context"] = s.context
+    return body

@@ -1,0 +1,286 @@
+"""Request messages of MLflow's tracking API and their parsing.
+
+Field names, types and required-ness follow MLflow's ``service.proto``. Values arrive in the
+protobuf JSON mapping: int64 as a number or a decimal string, doubles as numbers or the strings
+"NaN", "Infinity" and "-Infinity", enums by name or number. Unknown fields are ignored, as the
+protobuf parser MLflow uses ignores them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError
+
+from modelyard.domain.experiments import ViewType
+from modelyard.domain.runs import RunStatus
+from modelyard.domain.validation import invalid_value, missing_value
+from modelyard.errors import InvalidArgument
+
+_VIEW_TYPES = {1: ViewType.ACTIVE_ONLY, 2: ViewType.DELETED_ONLY, 3: ViewType.ALL}
+_RUN_STATUSES = {
+    1: RunStatus.RUNNING,
+    2: RunStatus.SCHEDULED,
+    3: RunStatus.FINISHED,
+    4: RunStatus.FAILED,
+    5: RunStatus.KILLED,
+}
+
+
+def _int64(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer")
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError("expected an integer") from None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _double(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
+    if isinstance(value, str):
+        special = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+        if value in special:
+            return special[value]
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError("expected a number") from None
+    return value
+
+
+def _enum(table: dict[int, Any]) -> Any:
+    by_name = {member.value: member for member in table.values()}
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str) and value in by_name:
+            return by_name[value]
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and value in table:
+            return table[value]
+        raise ValueError(f"expected one of {', '.join(by_name)}")
+
+    return convert
+
+
+Int64 = Annotated[int, BeforeValidator(_int64), Field(ge=-(2**63), le=2**63 - 1)]
+Int32 = Annotated[int, BeforeValidator(_int64), Field(ge=-(2**31), le=2**31 - 1)]
+Double = Annotated[float, BeforeValidator(_double)]
+Required = Annotated[StrictStr, Field(min_length=1)]
+ViewTypeField = Annotated[ViewType, BeforeValidator(_enum(_VIEW_TYPES))]
+RunStatusField = Annotated[RunStatus, BeforeValidator(_enum(_RUN_STATUSES))]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class KeyValue(Message):
+    key: StrictStr | None = None
+    value: StrictStr | None = None
+
+
+class CreateExperiment(Message):
+    name: Required
+    artifact_location: StrictStr | None = None
+    tags: list[KeyValue] = []
+
+
+class GetExperiment(Message):
+    experiment_id: Required
+
+
+class GetExperimentByName(Message):
+    experiment_name: Required
+
+
+class SearchExperiments(Message):
+    max_results: Int64 = 1000
+    page_token: StrictStr | None = None
+    filter: StrictStr | None = None
+    order_by: list[StrictStr] = []
+    view_type: ViewTypeField = ViewType.ACTIVE_ONLY
+
+
+class UpdateExperiment(Message):
+    experiment_id: Required
+    new_name: Required
+
+
+class ExperimentRef(Message):
+    experiment_id: Required
+
+
+class SetExperimentTag(Message):
+    experiment_id: Required
+    key: Required
+    value: StrictStr = ""
+
+
+class DeleteExperimentTag(Message):
+    experiment_id: Required
+    key: Required
+
+
+class CreateRun(Message):
+    experiment_id: StrictStr | None = None
+    user_id: StrictStr | None = None
+    run_name: StrictStr | None = None
+    start_time: Int64 | None = None
+    tags: list[KeyValue] = []
+
+
+class RunAddress(Message):
+    """Requests that name a run by ``run_id`` or by its older alias ``run_uuid``."""
+
+    run_id: StrictStr | None = None
+    run_uuid: StrictStr | None = None
+
+    def target(self) -> str:
+        run_id = self.run_id or self.run_uuid
+        if not run_id:
+            raise missing_value("run_id")
+        return run_id
+
+
+class UpdateRun(RunAddress):
+    status: RunStatusField | None = None
+    end_time: Int64 | None = None
+    run_name: StrictStr | None = None
+
+
+class RequiredRun(Message):
+    run_id: Required
+
+
+class LogMetric(RunAddress):
+    key: Required
+    value: Double
+    timestamp: Int64
+    step: Int64 = 0
+
+
+class LogParam(RunAddress):
+    key: Required
+    value: StrictStr = ""
+
+
+class SetTag(RunAddress):
+    key: Required
+    value: StrictStr = ""
+
+
+class DeleteTag(Message):
+    run_id: Required
+    key: Required
+
+
+class MetricValue(Message):
+    key: StrictStr | None = None
+    value: Double | None = None
+    timestamp: Int64 | None = None
+    step: Int64 = 0
+
+
+class LogBatch(Message):
+    run_id: Required
+    metrics: list[MetricValue] = []
+    params: list[KeyValue] = []
+    tags: list[KeyValue] = []
+
+
+class DatasetValue(Message):
+    name: StrictStr | None = None
+    digest: StrictStr | None = None
+    source_type: StrictStr | None = None
+    source: StrictStr | None = None
+    schema_: StrictStr | None = Field(None, alias="schema")
+    profile: StrictStr | None = None
+
+
+class DatasetInputValue(Message):
+    tags: list[KeyValue] = []
+    dataset: DatasetValue | None = None
+
+
+class ModelInputValue(Message):
+    model_id: StrictStr | None = None
+
+
+class LogInputs(Message):
+    run_id: Required
+    datasets: list[DatasetInputValue] = []
+    models: list[ModelInputValue] = []
+
+
+class SearchRuns(Message):
+    experiment_ids: list[StrictStr] = []
+    filter: StrictStr | None = None
+    run_view_type: ViewTypeField = ViewType.ACTIVE_ONLY
+    max_results: Int32 = 1000
+    order_by: list[StrictStr] = []
+    page_token: StrictStr | None = None
+
+
+class GetMetricHistory(RunAddress):
+    metric_key: Required
+    page_token: StrictStr | None = None
+    max_results: Int32 | None = None
+
+
+class GetMetricHistoryBulkInterval(Message):
+    run_ids: list[StrictStr] = []
+    metric_key: Required
+    start_step: Int32 | None = None
+    end_step: Int32 | None = None
+    max_results: Int32 | None = None
+
+
+class SearchDatasets(Message):
+    experiment_ids: list[StrictStr] = []
+
+
+M = TypeVar("M", bound=Message)
+
+
+def parse(message: type[M], data: Any) -> M:
+    """Validate ``data`` as ``message``.
+
+    Raises:
+        InvalidArgument: a required field is missing or a value has the wrong type, with
+            MLflow's wording ("Missing value for required parameter 'name'.").
+    """
+    if not isinstance(data, dict):
+        raise InvalidArgument("The request body must be a JSON object.")
+    try:
+        return message.model_validate(data)
+    except ValidationError as exc:
+        raise _to_invalid_argument(exc) from None
+
+
+def _to_invalid_argument(exc: ValidationError) -> InvalidArgument:
+    error = exc.errors(include_url=False)[0]
+    path = _json_path(error["loc"])
+    if error["type"] == "missing" or (
+        error["type"] == "string_too_short" and error.get("input") == ""
+    ):
+        return missing_value(path)
+    reason = str(error["msg"]).removeprefix("Value error, ")
+    return invalid_value(path, error.get("input"), reason)
+
+
+def _json_path(location: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path

@@ -1,0 +1,204 @@
+"""Ports: what the services need from storage, one small Protocol per aggregate.
+
+Store methods run inside a unit of work and never commit. Identifiers in these signatures are
+the public ones (experiment ids as strings, run ids as hex strings); adapters translate them to
+their own keys. Every method that looks something up raises :class:`~modelyard.errors.NotFound`
+when it is missing from the given project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Generic, Protocol, Self, TypeVar
+
+from modelyard.domain.experiments import Experiment, LifecycleStage, Project
+from modelyard.domain.runs import (
+    DatasetInput,
+    DatasetSummary,
+    Metric,
+    Param,
+    Run,
+    RunInfo,
+    RunPatch,
+    Tag,
+)
+from modelyard.domain.search import Comparison, OrderBy
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a listing; ``next_offset`` is None on the last page."""
+
+    items: list[T]
+    next_offset: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ExperimentQuery:
+    filter: tuple[Comparison, ...] = ()
+    order_by: tuple[OrderBy, ...] = ()
+    stages: tuple[LifecycleStage, ...] = (LifecycleStage.ACTIVE,)
+    offset: int = 0
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    experiment_ids: tuple[str, ...]
+    filter: tuple[Comparison, ...] = ()
+    order_by: tuple[OrderBy, ...] = ()
+    stages: tuple[LifecycleStage, ...] = (LifecycleStage.ACTIVE,)
+    offset: int = 0
+    limit: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """What a write needs to know about a run before it touches it."""
+
+    key: int
+    run_id: str
+    experiment_key: int
+    lifecycle_stage: LifecycleStage
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    """A metric point of one run, as the bulk history endpoints return it."""
+
+    run_id: str
+    metric: Metric
+
+
+class ProjectStore(Protocol):
+    def create_project(self, name: str, now_ms: int) -> Project:
+        """Raises AlreadyExists when the name is taken."""
+
+    def get_project(self, name: str) -> Project: ...
+
+    def list_projects(self) -> list[Project]: ...
+
+
+class ExperimentStore(Protocol):
+    def create_experiment(
+        self,
+        project: Project,
+        name: str,
+        artifact_location: str | None,
+        tags: Sequence[Tag],
+        now_ms: int,
+        location_of: LocationTemplate,
+    ) -> str:
+        """Create an experiment and return its id.
+
+        Raises AlreadyExists when the project has an experiment (active or deleted) of that name.
+        """
+
+    def get_experiment(self, project: Project, experiment_id: str) -> Experiment: ...
+
+    def get_experiment_by_name(self, project: Project, name: str) -> Experiment: ...
+
+    def search_experiments(self, project: Project, query: ExperimentQuery) -> Page[Experiment]:
+        """Raises InvalidArgument for a filter or order the store cannot evaluate."""
+
+    def rename_experiment(
+        self, project: Project, experiment_id: str, name: str, now_ms: int
+    ) -> None:
+        """Raises AlreadyExists when another experiment has the name."""
+
+    def set_experiment_stage(
+        self, project: Project, experiment_id: str, stage: LifecycleStage, now_ms: int
+    ) -> None:
+        """Move the experiment and its runs to ``stage``."""
+
+    def set_experiment_tag(self, project: Project, experiment_id: str, tag: Tag) -> None: ...
+
+    def delete_experiment_tag(self, project: Project, experiment_id: str, key: str) -> None:
+        """Raises NotFound when the tag is not set."""
+
+
+class LocationTemplate(Protocol):
+    def __call__(self, experiment_id: str) -> str:
+        """The default artifact location of a new experiment."""
+
+
+class RunStore(Protocol):
+    def create_run(self, project: Project, info: RunInfo, tags: Sequence[Tag]) -> None: ...
+
+    def get_run(self, project: Project, run_id: str) -> Run: ...
+
+    def get_run_ref(self, project: Project, run_id: str) -> RunRef: ...
+
+    def update_run(self, ref: RunRef, patch: RunPatch) -> RunInfo: ...
+
+    def set_run_stage(self, ref: RunRef, stage: LifecycleStage, now_ms: int) -> None: ...
+
+    def log_params(self, ref: RunRef, params: Sequence[Param]) -> None:
+        """Raises InvalidArgument when a key already holds a different value."""
+
+    def set_tags(self, ref: RunRef, tags: Sequence[Tag]) -> None: ...
+
+    def delete_tag(self, ref: RunRef, key: str) -> None:
+        """Raises NotFound when the tag is not set."""
+
+    def log_inputs(self, ref: RunRef, inputs: Sequence[DatasetInput]) -> None: ...
+
+    def search_runs(self, project: Project, query: RunQuery) -> Page[Run]:
+        """Raises NotFound for an unknown experiment id, InvalidArgument for a bad query."""
+
+    def search_datasets(
+        self, project: Project, experiment_ids: Sequence[str], limit: int
+    ) -> list[DatasetSummary]: ...
+
+
+class MetricStore(Protocol):
+    def log_metrics(self, ref: RunRef, metrics: Sequence[Metric]) -> None:
+        """Append points and move each key's latest value forward where the point is newer."""
+
+    def get_history(self, ref: RunRef, key: str, offset: int, limit: int | None) -> Page[Metric]:
+        """Points of one metric ordered by timestamp, step and value."""
+
+    def get_history_sampled(
+        self,
+        refs: Sequence[RunRef],
+        key: str,
+        start_step: int | None,
+        end_step: int | None,
+        max_results: int,
+    ) -> list[MetricPoint]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. ``with uow:`` rolls back unless ``commit()`` was called."""
+
+    @property
+    def projects(self) -> ProjectStore: ...
+
+    @property
+    def experiments(self) -> ExperimentStore: ...
+
+    @property
+    def runs(self) -> RunStore: ...
+
+    @property
+    def metrics(self) -> MetricStore: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> UnitOfWork:
+        """A new unit of work; ``write=True`` takes the write lock up front where that matters."""

@@ -1,0 +1,75 @@
+"""The SQL unit of work: one connection, one transaction, the stores bound to it."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DataError, OperationalError
+
+from modelyard.errors import InvalidArgument, Unavailable
+from modelyard.stores.sql.engine import SQLITE_BEGIN
+from modelyard.stores.sql.experiments import SqlExperimentStore
+from modelyard.stores.sql.metrics import SqlMetricStore
+from modelyard.stores.sql.projects import SqlProjectStore
+from modelyard.stores.sql.runs import SqlRunStore
+
+
+class SqlUnitOfWork:
+    """``with uow:`` opens a transaction; leaving it without ``commit()`` rolls back."""
+
+    projects: SqlProjectStore
+    experiments: SqlExperimentStore
+    runs: SqlRunStore
+    metrics: SqlMetricStore
+
+    def __init__(self, engine: Engine, *, write: bool) -> None:
+        self._engine = engine
+        self._write = write
+        self._connection: Connection | None = None
+
+    def __enter__(self) -> Self:
+        connection = self._engine.connect()
+        if self._write:
+            connection = connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        connection.begin()
+        self._connection = connection
+        self.projects = SqlProjectStore(connection)
+        self.experiments = SqlExperimentStore(connection)
+        self.runs = SqlRunStore(connection)
+        self.metrics = SqlMetricStore(connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        connection = self._connection
+        self._connection = None
+        if connection is not None:
+            try:
+                connection.rollback()
+            finally:
+                connection.close()
+        if isinstance(exc, OperationalError):
+            # Locked SQLite, a PostgreSQL restart or deadlock: worth a retry, which MLflow
+            # clients do on 503.
+            raise Unavailable(f"The database is unavailable, retry later: {exc.orig}") from exc
+        if isinstance(exc, DataError):
+            raise InvalidArgument(f"A value does not fit the database: {exc.orig}") from exc
+
+    def commit(self) -> None:
+        if self._connection is None:
+            raise RuntimeError("commit() outside of `with uow:`")
+        self._connection.commit()
+
+
+class SqlUnitOfWorkFactory:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __call__(self, *, write: bool) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, write=write)
