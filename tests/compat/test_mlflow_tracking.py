@@ -93,7 +93,7 @@ def test_search_experiments_filter_order_and_pages(tracking_uri: str, unique: st
         if not token:
             break
     assert [len(p) for p in pages] == [2, 2, 1]
-    assert sorted(sum(pages, [])) == sorted(created)
+    assert sorted(e for page in pages for e in page) == sorted(created)
 
 
 def test_runs_lifecycle_with_client(tracking_uri: str, unique: str) -> None:
@@ -236,8 +236,9 @@ def test_ui_endpoints_bulk_interval_and_datasets(tracking_uri: str, unique: str)
 
 def test_projects_select_by_tracking_uri(tracking_uri: str, unique: str, server: object) -> None:
     name = unique.lower().replace("_", "-")[-60:].strip("-")
-    from modelyard.cli import main
     from click.testing import CliRunner
+
+    from modelyard.cli import main
 
     database = _database_of(server)
     result = CliRunner().invoke(main, ["projects", "create", name, "--backend-store-uri", database])

@@ -212,6 +212,13 @@ class Vocabulary:
     fractional_integer_literals: bool
     unique_order_keys: bool
 
+    def __post_init__(self) -> None:
+        known = self.open_entities.keys() | self.closed_entities.keys()
+        if not set(self.prefixes.values()) <= known:
+            raise ValueError(f"{self.name}: a prefix names an entity with no rules")
+        if not self.orderable_open_entities <= self.open_entities.keys():
+            raise ValueError(f"{self.name}: only open entities can be orderable as a whole")
+
     def rule_for(self, entity: Entity, key: str) -> FieldRule | None:
         """The rule for ``key`` of ``entity``, or None when this endpoint has no such field."""
         open_rule = self.open_entities.get(entity)
@@ -220,24 +227,20 @@ class Vocabulary:
         return self.closed_entities.get(entity, {}).get(key)
 
     def canonical_key(self, entity: Entity, key: str) -> str:
+        """``key`` with attribute aliases resolved ("created" -> "start_time")."""
         if entity is Entity.ATTRIBUTE:
             return self.attribute_aliases.get(key, key)
         return key
 
-    def __post_init__(self) -> None:
-        known = self.open_entities.keys() | self.closed_entities.keys()
-        if not set(self.prefixes.values()) <= known:
-            raise ValueError(f"{self.name}: a prefix names an entity with no rules")
-        if not self.orderable_open_entities <= self.open_entities.keys():
-            raise ValueError(f"{self.name}: only open entities can be orderable as a whole")
-
     def describe_prefixes(self) -> str:
+        """The accepted prefixes grouped by entity, for error messages."""
         spellings: dict[Entity, list[str]] = {}
         for spelling, entity in self.prefixes.items():
             spellings.setdefault(entity, []).append(spelling)
         return "; ".join(f"{entity}: {', '.join(names)}" for entity, names in spellings.items())
 
     def describe_keys(self, entity: Entity, keys: frozenset[str] | None = None) -> str:
+        """``keys`` (by default every key of a closed ``entity``) sorted, for error messages."""
         listed = keys if keys is not None else self.closed_entities.get(entity, {}).keys()
         return ", ".join(sorted(listed))
 
@@ -251,7 +254,7 @@ def _rules(**keys: FieldRule) -> Mapping[str, FieldRule]:
 
 
 _METRIC_RULE = FieldRule(ValueKind.NUMBER, _NUMERIC_COMPARATORS)
-_TIMESTAMP_RULE = FieldRule(ValueKind.INTEGER, _NUMERIC_COMPARATORS)
+_WHOLE_NUMBER_RULE = FieldRule(ValueKind.INTEGER, _NUMERIC_COMPARATORS)
 _STRING_RULE = FieldRule(ValueKind.STRING, _STRING_COMPARATORS)
 _STRING_OR_LIST_RULE = FieldRule(ValueKind.STRING, _STRING_COMPARATORS | _LIST_COMPARATORS)
 _NULLABLE_STRING_RULE = FieldRule(ValueKind.STRING, _STRING_COMPARATORS | _NULL_COMPARATORS)
@@ -288,8 +291,8 @@ RUNS = Vocabulary(
     closed_entities=MappingProxyType(
         {
             Entity.ATTRIBUTE: _rules(
-                start_time=_TIMESTAMP_RULE,
-                end_time=_TIMESTAMP_RULE,
+                start_time=_WHOLE_NUMBER_RULE,
+                end_time=_WHOLE_NUMBER_RULE,
                 status=_STRING_RULE,
                 run_name=_STRING_RULE,
                 user_id=_STRING_RULE,
@@ -329,8 +332,8 @@ EXPERIMENTS = Vocabulary(
             Entity.ATTRIBUTE: _rules(
                 name=_STRING_RULE,
                 experiment_id=FieldRule(ValueKind.INTEGER_STRING, _EQUALITY | _LIST_COMPARATORS),
-                creation_time=_TIMESTAMP_RULE,
-                last_update_time=_TIMESTAMP_RULE,
+                creation_time=_WHOLE_NUMBER_RULE,
+                last_update_time=_WHOLE_NUMBER_RULE,
             )
         }
     ),
@@ -363,7 +366,7 @@ MODEL_VERSIONS = Vocabulary(
                 name=_STRING_OR_LIST_RULE,
                 run_id=_STRING_OR_LIST_RULE,
                 source_path=_STRING_RULE,
-                version_number=_TIMESTAMP_RULE,
+                version_number=_WHOLE_NUMBER_RULE,
             )
         }
     ),
@@ -625,6 +628,11 @@ class _Parser:
 
     def _field(self) -> _Field:
         first = self._next()
+        if first.kind is _Kind.OPEN:
+            raise self._fail(
+                f"'(' at offset {first.offset}: parentheses are only allowed around an IN list; "
+                "combine comparisons with AND"
+            )
         if self._is_prefix_dot(self._peek()):
             prefix = self._prefix(first)
             self._next()
@@ -659,18 +667,19 @@ class _Parser:
                 f"expected a key after {prefix.text + '.'!r}, found {first.describe()}; "
                 "quote keys with spaces or symbols in backticks, e.g. metrics.`my metric`"
             )
-        parts = [first.text]
+        parts = [first]
         while self._is_prefix_dot(self._peek()):
             self._next()
             part = self._next()
             if part.kind is not _Kind.NAME or part.after_space:
+                written = ".".join(p.text for p in parts) + "."
                 raise self._fail(
-                    f"expected a name after {'.'.join(parts) + '.'!r}, found {part.describe()}; "
+                    f"expected a name after {written!r}, found {part.describe()}; "
                     "quote the whole key in backticks, e.g. tags.`a.b c`"
                 )
-            parts.append(part.text)
-        self._refuse_dotted_continuation(first)
-        key = ".".join(parts)
+            parts.append(part)
+        self._refuse_dotted_continuation(parts[-1])
+        key = ".".join(part.text for part in parts)
         return key, key
 
     def _refuse_dotted_continuation(self, previous: _Token) -> None:
@@ -690,11 +699,6 @@ class _Parser:
         if token.kind in (_Kind.NAME, _Kind.BACKTICKED, _Kind.DOUBLE_QUOTED):
             self._refuse_dotted_continuation(token)
             return token.text if token.kind is _Kind.NAME else token.inner
-        if token.kind is _Kind.OPEN:
-            raise self._fail(
-                f"'(' at offset {token.offset}: parentheses are only allowed around an IN list; "
-                "combine comparisons with AND"
-            )
         if token.kind is _Kind.SINGLE_QUOTED:
             raise self._fail(
                 f"expected a field, found the string {token.describe()}; a comparison starts "

@@ -80,5 +80,15 @@ def _is_list(annotation: Any) -> bool:
 
 
 async def call(function: Callable[..., R], *args: Any, **kwargs: Any) -> R:
-    """Run a (blocking) service call off the event loop."""
+    """Run a service call whose work is small and bounded (one row, one short batch).
+
+    It runs on the event loop itself: a hop to a worker thread would cost more than the call
+    (measured: +0.1 to 0.2 ms of CPU per request, a third of a log_metric).
+    """
+    return function(*args, **kwargs)
+
+
+async def offload(function: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+    """Run a service call whose work grows with the data (searches, histories) in a thread,
+    so that one large request does not hold up the small ones queued behind it."""
     return await run_in_threadpool(function, *args, **kwargs)

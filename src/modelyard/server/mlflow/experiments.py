@@ -8,7 +8,7 @@ from starlette.responses import Response
 from modelyard.domain.runs import Tag
 from modelyard.server.mlflow import convert, wire
 from modelyard.server.mlflow.routing import EMPTY, Endpoint
-from modelyard.server.requests import call, caller, container, json_message
+from modelyard.server.requests import call, caller, container, json_message, offload
 from modelyard.server.responses import json_response
 
 
@@ -42,7 +42,7 @@ async def get_experiment_by_name(request: Request) -> Response:
 
 async def search_experiments(request: Request) -> Response:
     message = await json_message(request, wire.SearchExperiments)
-    experiments, token = await call(
+    experiments, token = await offload(
         container(request).experiments.search,
         caller(request),
         filter_string=message.filter,

@@ -7,14 +7,14 @@ from starlette.responses import Response
 
 from modelyard.server.mlflow import convert, wire
 from modelyard.server.mlflow.routing import Endpoint
-from modelyard.server.requests import call, caller, container, json_message
+from modelyard.server.requests import caller, container, json_message, offload
 from modelyard.server.responses import json_response
 from modelyard.services.runs import MAX_HISTORY_POINTS_PER_RUN
 
 
 async def get_metric_history(request: Request) -> Response:
     message = await json_message(request, wire.GetMetricHistory)
-    metrics, token = await call(
+    metrics, token = await offload(
         container(request).runs.metric_history,
         caller(request),
         message.target(),
@@ -32,7 +32,7 @@ async def get_metric_history(request: Request) -> Response:
 
 async def get_metric_history_bulk_interval(request: Request) -> Response:
     message = await json_message(request, wire.GetMetricHistoryBulkInterval)
-    points = await call(
+    points = await offload(
         container(request).runs.sampled_metric_history,
         caller(request),
         message.run_ids,
@@ -51,7 +51,7 @@ async def get_metric_history_bulk_interval(request: Request) -> Response:
 
 async def search_datasets(request: Request) -> Response:
     message = await json_message(request, wire.SearchDatasets)
-    summaries = await call(
+    summaries = await offload(
         container(request).runs.search_datasets, caller(request), message.experiment_ids
     )
     body: dict[str, object] = {}

@@ -9,7 +9,7 @@ from modelyard.domain.runs import Dataset, DatasetInput, Metric, Param, Tag
 from modelyard.domain.validation import missing_value
 from modelyard.server.mlflow import convert, wire
 from modelyard.server.mlflow.routing import EMPTY, Endpoint
-from modelyard.server.requests import call, caller, container, json_message
+from modelyard.server.requests import call, caller, container, json_message, offload
 from modelyard.server.responses import json_response
 
 
@@ -131,7 +131,7 @@ async def log_inputs(request: Request) -> Response:
 
 async def search_runs(request: Request) -> Response:
     message = await json_message(request, wire.SearchRuns)
-    runs, token = await call(
+    runs, token = await offload(
         container(request).runs.search,
         caller(request),
         message.experiment_ids,

@@ -1,16 +1,21 @@
-"""The few statements whose SQL differs between SQLite and PostgreSQL."""
+"""The few statements whose SQL differs between SQLite and PostgreSQL.
+
+Building a SQLAlchemy statement costs far more than executing a cached one, so each
+statement is built once per dialect and reused; values always travel as bound parameters.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
 
-def insert_for(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
-    if connection.dialect.name == "postgresql":
+def insert_for(dialect: str, table: Table) -> postgresql.Insert | sqlite.Insert:
+    if dialect == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
 
@@ -19,10 +24,14 @@ def upsert(
     connection: Connection, table: Table, keys: Sequence[str], update: Sequence[str]
 ) -> Insert:
     """INSERT that overwrites ``update`` columns when a row with the same ``keys`` exists."""
-    statement = insert_for(connection, table)
+    return _upsert(connection.dialect.name, table, tuple(keys), tuple(update))
+
+
+@cache
+def _upsert(dialect: str, table: Table, keys: tuple[str, ...], update: tuple[str, ...]) -> Insert:
+    statement = insert_for(dialect, table)
     return statement.on_conflict_do_update(
-        index_elements=list(keys),
-        set_={name: statement.excluded[name] for name in update},
+        index_elements=list(keys), set_={name: statement.excluded[name] for name in update}
     )
 
 
@@ -30,5 +39,11 @@ def insert_ignore(
     connection: Connection, table: Table, keys: Sequence[str] | None = None
 ) -> Insert:
     """INSERT that skips rows conflicting on ``keys`` (any unique constraint when None)."""
-    statement = insert_for(connection, table)
-    return statement.on_conflict_do_nothing(index_elements=list(keys) if keys else None)
+    return _insert_ignore(connection.dialect.name, table, tuple(keys) if keys else None)
+
+
+@cache
+def _insert_ignore(dialect: str, table: Table, keys: tuple[str, ...] | None) -> Insert:
+    return insert_for(dialect, table).on_conflict_do_nothing(
+        index_elements=list(keys) if keys else None
+    )

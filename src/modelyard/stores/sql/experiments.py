@@ -10,6 +10,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     and_,
+    bindparam,
     delete,
     exists,
     insert,
@@ -60,6 +61,18 @@ def parse_experiment_id(experiment_id: str) -> int:
     if not 0 <= number < 2**31:
         raise InvalidArgument(f"Invalid experiment ID '{experiment_id}'.")
     return number
+
+
+_BY_NUMBER = select(*_COLUMNS).where(
+    experiments.c.project_id == bindparam("project_id"),
+    experiments.c.number == bindparam("number"),
+)
+_BY_NAME = select(*_COLUMNS).where(
+    experiments.c.project_id == bindparam("project_id"), experiments.c.name == bindparam("name")
+)
+_TAGS_OF = select(experiment_tags).where(
+    experiment_tags.c.experiment_id.in_(bindparam("keys", expanding=True))
+)
 
 
 class SqlExperimentStore:
@@ -140,22 +153,16 @@ class SqlExperimentStore:
         return int(key)
 
     def get_experiment(self, project: Project, experiment_id: str) -> Experiment:
+        number = parse_experiment_id(experiment_id)
         row = self._db.execute(
-            select(*_COLUMNS).where(
-                experiments.c.project_id == project.id,
-                experiments.c.number == parse_experiment_id(experiment_id),
-            )
+            _BY_NUMBER, {"project_id": project.id, "number": number}
         ).one_or_none()
         if row is None:
             raise NotFound(f"No Experiment with id={experiment_id} exists")
         return self._hydrate([row])[0]
 
     def get_experiment_by_name(self, project: Project, name: str) -> Experiment:
-        row = self._db.execute(
-            select(*_COLUMNS).where(
-                experiments.c.project_id == project.id, experiments.c.name == name
-            )
-        ).one_or_none()
+        row = self._db.execute(_BY_NAME, {"project_id": project.id, "name": name}).one_or_none()
         if row is None:
             raise NotFound(f"Could not find experiment with name '{name}'")
         return self._hydrate([row])[0]
@@ -226,11 +233,7 @@ class SqlExperimentStore:
     def _hydrate(self, rows: Sequence[AnyRow]) -> list[Experiment]:
         tags_by_key: dict[int, dict[str, str]] = defaultdict(dict)
         if rows:
-            for tag in self._db.execute(
-                select(experiment_tags).where(
-                    experiment_tags.c.experiment_id.in_([row.id for row in rows])
-                )
-            ):
+            for tag in self._db.execute(_TAGS_OF, {"keys": [row.id for row in rows]}):
                 tags_by_key[tag.experiment_id][tag.key] = tag.value
         return [
             Experiment(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, and_, case, func, select, tuple_
+from sqlalchemy.sql.dml import ReturningInsert
 
 from modelyard.domain.runs import Metric
 from modelyard.stores.base import MetricPoint, Page, RunRef
@@ -43,23 +45,8 @@ class SqlMetricStore:
         )
 
     def _advance_series(self, ref: RunRef, latest: Any) -> dict[str, int]:
-        """Create missing series, move each one's latest point forward; return their ids.
-
-        The comparison happens inside the UPDATE, so concurrent writers cannot lose a newer
-        point; NaN compares as the 0 it is stored as, which is MLflow's rule too.
-        """
-        insert = insert_for(self._db, metric_series)
-        new, old = insert.excluded, metric_series.c
-        newer = tuple_(new.step, new.timestamp, new.value) > tuple_(
-            old.step, old.timestamp, old.value
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=["run_id", "key"],
-            set_={
-                name: case((newer, new[name]), else_=old[name])
-                for name in ("value", "step", "timestamp", "is_nan")
-            },
-        ).returning(old.key, old.id)
+        """Create missing series, move each one's latest point forward; return their ids."""
+        statement = _advance_series_statement(self._db.dialect.name)
         rows = self._db.execute(
             statement,
             [
@@ -166,6 +153,25 @@ class SqlMetricStore:
             # The final point came in beside a full set of bucket heads: it replaces the last.
             del rows[-2]
         return rows
+
+
+@cache
+def _advance_series_statement(dialect: str) -> ReturningInsert[str, int]:
+    """Upsert of series rows that keeps whichever point is newer, returning (key, id).
+
+    The comparison happens inside the UPDATE, so concurrent writers cannot lose a newer
+    point; NaN compares as the 0 it is stored as, which is MLflow's rule too.
+    """
+    insert = insert_for(dialect, metric_series)
+    new, old = insert.excluded, metric_series.c
+    newer = tuple_(new.step, new.timestamp, new.value) > tuple_(old.step, old.timestamp, old.value)
+    return insert.on_conflict_do_update(
+        index_elements=["run_id", "key"],
+        set_={
+            name: case((newer, new[name]), else_=old[name])
+            for name in ("value", "step", "timestamp", "is_nan")
+        },
+    ).returning(old.key, old.id)
 
 
 def _stored(value: float) -> float:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from modelyard.domain.experiments import DEFAULT_EXPERIMENT_NAME, LifecycleStage, Project
 from modelyard.errors import AlreadyExists, NotFound
 from modelyard.stores.sql.tables import experiments, projects
+
+_PROJECT_ID = select(projects.c.id).where(projects.c.name == bindparam("name"))
 
 
 class SqlProjectStore:
@@ -38,9 +40,7 @@ class SqlProjectStore:
         return Project(id=project_id, name=name)
 
     def get_project(self, name: str) -> Project:
-        project_id = self._db.execute(
-            select(projects.c.id).where(projects.c.name == name)
-        ).scalar_one_or_none()
+        project_id = self._db.execute(_PROJECT_ID, {"name": name}).scalar_one_or_none()
         if project_id is None:
             raise NotFound(
                 f"Project '{name}' does not exist. Create it with: modelyard projects create {name}"

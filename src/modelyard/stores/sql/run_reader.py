@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Connection, select
+from sqlalchemy import BindParameter, Connection, bindparam, select
 
 from modelyard.domain.experiments import LifecycleStage
 from modelyard.domain.runs import (
@@ -59,48 +59,70 @@ def run_info(row: AnyRow) -> RunInfo:
     )
 
 
-def read_runs(db: Connection, *conditions: ColumnElement[bool]) -> list[Run]:
-    """Every run matching ``conditions``, in no particular order."""
-    rows = db.execute(select(*RUN_COLUMNS).join_from(runs, experiments).where(*conditions)).all()
-    return list(_assemble(db, rows).values())
+_KEYS: BindParameter[list[int]] = bindparam("keys", expanding=True)
+_RUN_BY_ID = (
+    select(*RUN_COLUMNS)
+    .join_from(runs, experiments)
+    .where(runs.c.run_uuid == bindparam("run_id"), runs.c.project_id == bindparam("project_id"))
+)
+_RUNS_BY_KEY = select(*RUN_COLUMNS).join_from(runs, experiments).where(runs.c.id.in_(_KEYS))
+_PARAMS = select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(_KEYS))
+_TAGS = select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(_KEYS))
+_LATEST_METRICS = select(
+    metric_series.c.run_id,
+    metric_series.c.key,
+    metric_series.c.value,
+    metric_series.c.step,
+    metric_series.c.timestamp,
+    metric_series.c.is_nan,
+).where(metric_series.c.run_id.in_(_KEYS))
+_INPUTS = (
+    select(
+        run_inputs.c.id.label("input_id"),
+        run_inputs.c.run_id,
+        datasets.c.name,
+        datasets.c.digest,
+        datasets.c.source_type,
+        datasets.c.source,
+        datasets.c.schema,
+        datasets.c.profile,
+    )
+    .join_from(run_inputs, datasets)
+    .where(run_inputs.c.run_id.in_(_KEYS))
+    .order_by(run_inputs.c.id)
+)
+_INPUT_TAGS = select(input_tags.c.input_id, input_tags.c.key, input_tags.c.value).where(
+    input_tags.c.input_id.in_(_KEYS)
+)
+
+
+def read_run(db: Connection, project_id: int, run_id: str) -> Run | None:
+    """The run with this id in the project, or None."""
+    rows = db.execute(_RUN_BY_ID, {"run_id": run_id, "project_id": project_id}).all()
+    found = _assemble(db, rows)
+    return next(iter(found.values()), None)
 
 
 def read_runs_in_order(db: Connection, keys: Sequence[int]) -> list[Run]:
     """The runs with these internal keys, in the order given."""
     if not keys:
         return []
-    rows = db.execute(
-        select(*RUN_COLUMNS).join_from(runs, experiments).where(runs.c.id.in_(keys))
-    ).all()
-    by_key = _assemble(db, rows)
+    by_key = _assemble(db, db.execute(_RUNS_BY_KEY, {"keys": list(keys)}).all())
     return [by_key[key] for key in keys if key in by_key]
 
 
 def _assemble(db: Connection, rows: Sequence[AnyRow]) -> dict[int, Run]:
     if not rows:
         return {}
-    keys = [row.id for row in rows]
+    keys = {"keys": [row.id for row in rows]}
     run_params: dict[int, list[Param]] = defaultdict(list)
-    for run_key, key, value in db.execute(
-        select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(keys))
-    ):
+    for run_key, key, value in db.execute(_PARAMS, keys):
         run_params[run_key].append(Param(key, value))
     run_tags: dict[int, list[Tag]] = defaultdict(list)
-    for run_key, key, value in db.execute(
-        select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(keys))
-    ):
+    for run_key, key, value in db.execute(_TAGS, keys):
         run_tags[run_key].append(Tag(key, value))
     run_metrics: dict[int, list[Metric]] = defaultdict(list)
-    for run_key, key, value, step, timestamp, is_nan in db.execute(
-        select(
-            metric_series.c.run_id,
-            metric_series.c.key,
-            metric_series.c.value,
-            metric_series.c.step,
-            metric_series.c.timestamp,
-            metric_series.c.is_nan,
-        ).where(metric_series.c.run_id.in_(keys))
-    ):
+    for run_key, key, value, step, timestamp, is_nan in db.execute(_LATEST_METRICS, keys):
         run_metrics[run_key].append(Metric(key, math.nan if is_nan else value, timestamp, step))
     inputs = _dataset_inputs(db, keys)
     return {
@@ -115,30 +137,12 @@ def _assemble(db: Connection, rows: Sequence[AnyRow]) -> dict[int, Run]:
     }
 
 
-def _dataset_inputs(db: Connection, run_keys: list[int]) -> dict[int, list[DatasetInput]]:
-    rows = db.execute(
-        select(
-            run_inputs.c.id.label("input_id"),
-            run_inputs.c.run_id,
-            datasets.c.name,
-            datasets.c.digest,
-            datasets.c.source_type,
-            datasets.c.source,
-            datasets.c.schema,
-            datasets.c.profile,
-        )
-        .join_from(run_inputs, datasets)
-        .where(run_inputs.c.run_id.in_(run_keys))
-        .order_by(run_inputs.c.id)
-    ).all()
+def _dataset_inputs(db: Connection, keys: dict[str, list[int]]) -> dict[int, list[DatasetInput]]:
+    rows = db.execute(_INPUTS, keys).all()
     if not rows:
         return {}
     tags_by_input: dict[int, list[Tag]] = defaultdict(list)
-    for input_id, key, value in db.execute(
-        select(input_tags.c.input_id, input_tags.c.key, input_tags.c.value).where(
-            input_tags.c.input_id.in_([row.input_id for row in rows])
-        )
-    ):
+    for input_id, key, value in db.execute(_INPUT_TAGS, {"keys": [r.input_id for r in rows]}):
         tags_by_input[input_id].append(Tag(key, value))
     found: dict[int, list[DatasetInput]] = defaultdict(list)
     for row in rows:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from modelyard.domain.experiments import LifecycleStage, Project
 from modelyard.domain.runs import (
@@ -19,9 +19,9 @@ from modelyard.domain.runs import (
 from modelyard.domain.tags import RUN_NAME
 from modelyard.errors import InvalidArgument, NotFound
 from modelyard.stores.base import Page, RunQuery, RunRef
-from modelyard.stores.sql.dialect import insert_for, insert_ignore, upsert
+from modelyard.stores.sql.dialect import insert_ignore, upsert
 from modelyard.stores.sql.experiments import parse_experiment_id
-from modelyard.stores.sql.run_reader import RUN_COLUMNS, read_runs, read_runs_in_order, run_info
+from modelyard.stores.sql.run_reader import RUN_COLUMNS, read_run, read_runs_in_order, run_info
 from modelyard.stores.sql.run_search import search_statement
 from modelyard.stores.sql.tables import (
     datasets,
@@ -31,6 +31,10 @@ from modelyard.stores.sql.tables import (
     run_inputs,
     runs,
     tags,
+)
+
+_RUN_REF = select(runs.c.id, runs.c.experiment_id, runs.c.lifecycle_stage).where(
+    runs.c.run_uuid == bindparam("run_id"), runs.c.project_id == bindparam("project_id")
 )
 
 
@@ -68,17 +72,13 @@ class SqlRunStore:
             )
 
     def get_run(self, project: Project, run_id: str) -> Run:
-        found = read_runs(self._db, runs.c.run_uuid == run_id, runs.c.project_id == project.id)
-        if not found:
+        found = read_run(self._db, project.id, run_id)
+        if found is None:
             raise NotFound(f"Run with id={run_id} not found")
-        return found[0]
+        return found
 
     def get_run_ref(self, project: Project, run_id: str) -> RunRef:
-        row = self._db.execute(
-            select(runs.c.id, runs.c.experiment_id, runs.c.lifecycle_stage).where(
-                runs.c.run_uuid == run_id, runs.c.project_id == project.id
-            )
-        ).one_or_none()
+        row = self._db.execute(_RUN_REF, {"run_id": run_id, "project_id": project.id}).one_or_none()
         if row is None:
             raise NotFound(f"Run with id={run_id} not found")
         return RunRef(row.id, run_id, row.experiment_id, LifecycleStage(row.lifecycle_stage))
@@ -210,7 +210,7 @@ class SqlRunStore:
             for t in dataset_input.tags
         ]
         if tag_rows:
-            self._db.execute(insert_for(self._db, input_tags).on_conflict_do_nothing(), tag_rows)
+            self._db.execute(insert_ignore(self._db, input_tags), tag_rows)
 
     def search_runs(self, project: Project, query: RunQuery) -> Page[Run]:
         keys = self._experiment_keys(project, query.experiment_ids)

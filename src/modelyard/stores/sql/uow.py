@@ -24,15 +24,12 @@ class SqlUnitOfWork:
     runs: SqlRunStore
     metrics: SqlMetricStore
 
-    def __init__(self, engine: Engine, *, write: bool) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._write = write
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
         connection = self._engine.connect()
-        if self._write:
-            connection = connection.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
         connection.begin()
         self._connection = connection
         self.projects = SqlProjectStore(connection)
@@ -70,6 +67,8 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Same pool; transactions of this one take SQLite's write lock when they begin.
+        self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
 
     def __call__(self, *, write: bool) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write)
+        return SqlUnitOfWork(self._writer if write else self.engine)
