@@ -45,7 +45,11 @@ def build(settings: Settings, *, initialise: bool = True) -> Container:
         busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
     if initialise:
-        ensure_current(engine)
+        try:
+            ensure_current(engine)
+        except BaseException:
+            engine.dispose()
+            raise
     uow = SqlUnitOfWorkFactory(engine)
     return Container(
         settings=settings,

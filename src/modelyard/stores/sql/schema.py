@@ -77,7 +77,7 @@ def ensure_current(engine: Engine) -> None:
                 "point --backend-store-uri at an empty database or a modelyard one"
             )
         script = ScriptDirectory.from_config(_alembic_config(connection))
-        if script.get_revision(revision) is None:
+        if revision not in {known.revision for known in script.walk_revisions()}:
             raise StaleDatabase(
                 f"the database {url} is at revision {revision}, which this modelyard release "
                 "does not know: it was created by a newer release; upgrade modelyard"
