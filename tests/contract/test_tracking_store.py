@@ -246,8 +246,8 @@ def test_history_is_ordered_deduplicated_and_keeps_special_values(tx: UnitOfWork
     ]
     tx.metrics.log_metrics(ref, points[:3])
     tx.metrics.log_metrics(ref, points[3:])
-    history = tx.metrics.get_history(ref, "m", 0, None).items
-    shown = [(m.timestamp, m.step, m.value) for m in history]
+    history = tx.metrics.get_history(ref, "m", 0, None).history
+    shown = [(m.timestamp, m.step, m.value) for m in history.points()]
     assert shown[0] == (10, 1, -math.inf)
     assert shown[1] == (10, 1, 1.0)
     assert shown[2] == (10, 2, math.inf)
@@ -262,9 +262,10 @@ def test_history_pages(tx: UnitOfWork) -> None:
     first = tx.metrics.get_history(ref, "m", 0, 3)
     second = tx.metrics.get_history(ref, "m", first.next_offset or 0, 3)
     last = tx.metrics.get_history(ref, "m", second.next_offset or 0, 3)
-    assert [m.step for m in first.items + second.items + last.items] == list(range(7))
+    pages = (first, second, last)
+    assert [s for page in pages for s in page.history.steps] == list(range(7))
     assert last.next_offset is None
-    assert tx.metrics.get_history(ref, "other", 0, None).items == []
+    assert len(tx.metrics.get_history(ref, "other", 0, None).history) == 0
 
 
 @pytest.mark.parametrize(

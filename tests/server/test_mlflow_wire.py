@@ -183,3 +183,18 @@ def test_bad_filter_is_a_client_error_not_sql(http: AppClient) -> None:
         assert_error(response, 400, "INVALID_PARAMETER_VALUE")
         assert "SELECT" not in response.json()["message"].upper()
     assert len(http.post(f"{API}/runs/search", json={"experiment_ids": ["0"]}).json()["runs"]) == 1
+
+
+def test_camel_case_field_names_are_accepted(http: AppClient) -> None:
+    response = http.post(
+        f"{API}/runs/create", json={"experimentId": "0", "runName": "camel", "startTime": 7}
+    )
+    info = response.json()["run"]["info"]
+    assert (info["run_name"], info["start_time"]) == ("camel", 7)
+    response = http.post(f"{API}/runs/log-batch", json={"runId": info["run_id"], "metrics": "x"})
+    assert_error(response, 400, "INVALID_PARAMETER_VALUE", "parameter 'metrics'")
+
+
+def test_get_with_a_json_body_and_no_query_string(http: AppClient) -> None:
+    response = http.request("GET", f"{API}/experiments/get", json={"experiment_id": "0"})
+    assert response.json()["experiment"]["name"] == "Default"

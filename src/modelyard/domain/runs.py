@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -31,6 +32,24 @@ class Metric:
         """
         value = 0.0 if math.isnan(self.value) else self.value
         return (self.step, self.timestamp, value)
+
+
+@dataclass(frozen=True, slots=True)
+class MetricHistory:
+    """Points of one metric of one run as parallel columns: a history can hold millions of
+    points, and one object per point would cost more than reading them."""
+
+    key: str
+    timestamps: Sequence[int]
+    steps: Sequence[int]
+    values: Sequence[float]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+    def points(self) -> Iterator[Metric]:
+        for timestamp, step, value in zip(self.timestamps, self.steps, self.values, strict=True):
+            yield Metric(self.key, value, timestamp, step)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,9 +49,9 @@ async def body_bytes(request: Request) -> bytes:
 
 async def json_message(request: Request, message: type[M]) -> M:
     """Parse the request into ``message``: the query string for GET, the JSON body otherwise."""
-    if request.method == "GET":
+    if request.method == "GET" and request.query_params:
         return parse(message, query_dict(request, message))
-    raw = await body_bytes(request)
+    raw = await body_bytes(request)  # also a GET without a query string, as MLflow allows
     try:
         data = orjson.loads(raw) if raw.strip() else {}
     except orjson.JSONDecodeError as exc:
@@ -64,12 +64,16 @@ def query_dict(request: Request, message: type[Message]) -> dict[str, Any]:
     params = request.query_params
     data: dict[str, Any] = {}
     for name in params:
-        field = message.model_fields.get(name)
+        field = message.model_fields.get(name) or _field_by_alias(message, name)
         if field is not None and _is_list(field.annotation):
             data[name] = params.getlist(name)
         else:
             data[name] = params[name]
     return data
+
+
+def _field_by_alias(message: type[Message], alias: str) -> Any:
+    return next((f for f in message.model_fields.values() if f.alias == alias), None)
 
 
 def _is_list(annotation: Any) -> bool:

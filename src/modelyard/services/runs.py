@@ -11,6 +11,7 @@ from modelyard.domain.runs import (
     DatasetInput,
     DatasetSummary,
     Metric,
+    MetricHistory,
     Param,
     Run,
     RunInfo,
@@ -244,14 +245,20 @@ class Runs:
         *,
         max_results: int | None = None,
         page_token: str | None = None,
-    ) -> tuple[list[Metric], str | None]:
+    ) -> tuple[MetricHistory, str | None]:
+        """All points of one metric (or a page of them) and the token of the next page.
+
+        Raises:
+            NotFound: no such run in the project.
+            InvalidArgument: bad max_results or page token.
+        """
         if max_results is not None:
             check_max_results(max_results, 2**31 - 1)
         with self._uow(write=False) as tx:
             project = tx.projects.get_project(caller.project)
             ref = tx.runs.get_run_ref(project, run_id)
             page = tx.metrics.get_history(ref, key, decode_token(page_token), max_results)
-        return page.items, encode_token(page.next_offset)
+        return page.history, encode_token(page.next_offset)
 
     def sampled_metric_history(
         self,

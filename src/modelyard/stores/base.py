@@ -18,6 +18,7 @@ from modelyard.domain.runs import (
     DatasetInput,
     DatasetSummary,
     Metric,
+    MetricHistory,
     Param,
     Run,
     RunInfo,
@@ -64,6 +65,12 @@ class RunRef:
     run_id: str
     experiment_key: int
     lifecycle_stage: LifecycleStage
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    history: MetricHistory
+    next_offset: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +166,7 @@ class MetricStore(Protocol):
     def log_metrics(self, ref: RunRef, metrics: Sequence[Metric]) -> None:
         """Append points and move each key's latest value forward where the point is newer."""
 
-    def get_history(self, ref: RunRef, key: str, offset: int, limit: int | None) -> Page[Metric]:
+    def get_history(self, ref: RunRef, key: str, offset: int, limit: int | None) -> HistoryPage:
         """Points of one metric ordered by timestamp, step and value."""
 
     def get_history_sampled(

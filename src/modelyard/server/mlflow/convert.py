@@ -6,10 +6,18 @@ Unset optional fields and empty repeated fields are left out, as MLflow's serial
 from __future__ import annotations
 
 import math
+from math import isfinite
 from typing import Any
 
 from modelyard.domain.experiments import Experiment
-from modelyard.domain.runs import DatasetInput, DatasetSummary, Metric, Run, RunInfo
+from modelyard.domain.runs import (
+    DatasetInput,
+    DatasetSummary,
+    Metric,
+    MetricHistory,
+    Run,
+    RunInfo,
+)
 from modelyard.stores.base import MetricPoint
 
 JSON = dict[str, Any]
@@ -57,6 +65,14 @@ def run_info(info: RunInfo) -> JSON:
 
 def metric(m: Metric) -> JSON:
     return {"key": m.key, "value": double(m.value), "timestamp": m.timestamp, "step": m.step}
+
+
+def metric_history(h: MetricHistory) -> list[JSON]:
+    key = h.key
+    return [
+        {"key": key, "value": v if isfinite(v) else double(v), "timestamp": t, "step": s}
+        for t, s, v in zip(h.timestamps, h.steps, h.values, strict=True)
+    ]
 
 
 def run(r: Run) -> JSON:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -14,20 +15,26 @@ from modelyard.services.runs import MAX_HISTORY_POINTS_PER_RUN
 
 async def get_metric_history(request: Request) -> Response:
     message = await json_message(request, wire.GetMetricHistory)
-    metrics, token = await offload(
-        container(request).runs.metric_history,
-        caller(request),
-        message.target(),
-        message.metric_key,
-        max_results=message.max_results,
-        page_token=message.page_token,
-    )
-    body: dict[str, object] = {}
-    if metrics:
-        body["metrics"] = [convert.metric(m) for m in metrics]
-    if token:
-        body["next_page_token"] = token
-    return json_response(body)
+    runs = container(request).runs
+    who = caller(request)
+
+    def history_body() -> bytes:
+        history, token = runs.metric_history(
+            who,
+            message.target(),
+            message.metric_key,
+            max_results=message.max_results,
+            page_token=message.page_token,
+        )
+        body: dict[str, object] = {}
+        if len(history):
+            body["metrics"] = convert.metric_history(history)
+        if token:
+            body["next_page_token"] = token
+        return orjson.dumps(body)
+
+    # Reading and rendering a long history both happen off the event loop.
+    return Response(await offload(history_body), media_type="application/json")
 
 
 async def get_metric_history_bulk_interval(request: Request) -> Response:

@@ -12,6 +12,7 @@ import math
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, ValidationError
+from pydantic.alias_generators import to_camel
 
 from modelyard.domain.experiments import ViewType
 from modelyard.domain.runs import RunStatus
@@ -79,7 +80,15 @@ RunStatusField = Annotated[RunStatus, BeforeValidator(_enum(_RUN_STATUSES))]
 
 
 class Message(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # The protobuf JSON mapping also accepts lowerCamelCase names (experimentId, runName).
+    model_config = ConfigDict(
+        extra="ignore",
+        frozen=True,
+        alias_generator=to_camel,
+        validate_by_name=True,
+        validate_by_alias=True,
+        loc_by_alias=False,
+    )
 
 
 class KeyValue(Message):

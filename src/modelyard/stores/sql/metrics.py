@@ -7,14 +7,43 @@ from collections.abc import Sequence
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, func, select, tuple_
+from sqlalchemy import (
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    case,
+    func,
+    select,
+    tuple_,
+    type_coerce,
+)
 from sqlalchemy.sql.dml import ReturningInsert
 
-from modelyard.domain.runs import Metric
-from modelyard.stores.base import MetricPoint, Page, RunRef
+from modelyard.domain.runs import Metric, MetricHistory
+from modelyard.stores.base import HistoryPage, MetricPoint, RunRef
 from modelyard.stores.sql.dialect import insert_for, insert_ignore
 from modelyard.stores.sql.rows import AnyRow
 from modelyard.stores.sql.tables import metric_points, metric_series
+
+_HISTORY = (
+    select(
+        metric_points.c.timestamp,
+        metric_points.c.step,
+        metric_points.c.value,
+        metric_points.c.is_nan,
+    )
+    .join(metric_series, metric_series.c.id == metric_points.c.series_id)
+    .where(metric_series.c.run_id == bindparam("run_id"), metric_series.c.key == bindparam("key"))
+    .order_by(
+        metric_points.c.timestamp,
+        metric_points.c.step,
+        metric_points.c.value,
+        metric_points.c.is_nan,
+    )
+    .offset(bindparam("offset"))
+)
+_HISTORY_PAGE = _HISTORY.limit(bindparam("limit"))
 
 
 class SqlMetricStore:
@@ -63,26 +92,20 @@ class SqlMetricStore:
         )
         return dict(rows.all())
 
-    def get_history(self, ref: RunRef, key: str, offset: int, limit: int | None) -> Page[Metric]:
-        points = metric_points.c
-        statement = (
-            select(points.timestamp, points.step, points.value, points.is_nan)
-            .join(metric_series, metric_series.c.id == points.series_id)
-            .where(metric_series.c.run_id == ref.key, metric_series.c.key == key)
-            .order_by(points.timestamp, points.step, points.value, points.is_nan)
-            .offset(offset)
-        )
-        if limit is not None:
-            statement = statement.limit(limit + 1)
-        rows = self._db.execute(statement).all()
+    def get_history(self, ref: RunRef, key: str, offset: int, limit: int | None) -> HistoryPage:
+        parameters = {"run_id": ref.key, "key": key, "offset": offset}
+        if limit is None:
+            rows = self._db.execute(_HISTORY, parameters).all()
+        else:
+            rows = self._db.execute(_HISTORY_PAGE, {**parameters, "limit": limit + 1}).all()
         more = limit is not None and len(rows) > limit
         if more:
             rows = rows[:limit]
-        items = [
-            Metric(key, math.nan if is_nan else value, timestamp, step)
-            for timestamp, step, value, is_nan in rows
-        ]
-        return Page(items, offset + len(items) if more else None)
+        timestamps, steps, values, nans = zip(*rows, strict=True) if rows else ((), (), (), ())
+        if any(nans):
+            values = tuple(math.nan if nan else v for v, nan in zip(values, nans, strict=True))
+        history = MetricHistory(key, timestamps, steps, values)
+        return HistoryPage(history, offset + len(rows) if more else None)
 
     def get_history_sampled(
         self,

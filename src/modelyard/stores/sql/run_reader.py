@@ -6,7 +6,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import BindParameter, Connection, bindparam, select
+from sqlalchemy import BindParameter, Connection, Integer, bindparam, select, type_coerce
 
 from modelyard.domain.experiments import LifecycleStage
 from modelyard.domain.runs import (
@@ -74,7 +74,7 @@ _LATEST_METRICS = select(
     metric_series.c.value,
     metric_series.c.step,
     metric_series.c.timestamp,
-    metric_series.c.is_nan,
+    type_coerce(metric_series.c.is_nan, Integer),
 ).where(metric_series.c.run_id.in_(_KEYS))
 _INPUTS = (
     select(
@@ -116,13 +116,13 @@ def _assemble(db: Connection, rows: Sequence[AnyRow]) -> dict[int, Run]:
         return {}
     keys = {"keys": [row.id for row in rows]}
     run_params: dict[int, list[Param]] = defaultdict(list)
-    for run_key, key, value in db.execute(_PARAMS, keys):
+    for run_key, key, value in db.execute(_PARAMS, keys).all():
         run_params[run_key].append(Param(key, value))
     run_tags: dict[int, list[Tag]] = defaultdict(list)
-    for run_key, key, value in db.execute(_TAGS, keys):
+    for run_key, key, value in db.execute(_TAGS, keys).all():
         run_tags[run_key].append(Tag(key, value))
     run_metrics: dict[int, list[Metric]] = defaultdict(list)
-    for run_key, key, value, step, timestamp, is_nan in db.execute(_LATEST_METRICS, keys):
+    for run_key, key, value, step, timestamp, is_nan in db.execute(_LATEST_METRICS, keys).all():
         run_metrics[run_key].append(Metric(key, math.nan if is_nan else value, timestamp, step))
     inputs = _dataset_inputs(db, keys)
     return {
@@ -142,7 +142,8 @@ def _dataset_inputs(db: Connection, keys: dict[str, list[int]]) -> dict[int, lis
     if not rows:
         return {}
     tags_by_input: dict[int, list[Tag]] = defaultdict(list)
-    for input_id, key, value in db.execute(_INPUT_TAGS, {"keys": [r.input_id for r in rows]}):
+    input_keys = {"keys": [r.input_id for r in rows]}
+    for input_id, key, value in db.execute(_INPUT_TAGS, input_keys).all():
         tags_by_input[input_id].append(Tag(key, value))
     found: dict[int, list[DatasetInput]] = defaultdict(list)
     for row in rows:
