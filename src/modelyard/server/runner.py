@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import socket
 from collections.abc import Callable
@@ -41,6 +42,17 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def log_config(level: str) -> dict[str, Any]:
+    """uvicorn's logging setup, with modelyard's own loggers written the same way."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["loggers"]["modelyard"] = {
+        "handlers": ["default"],
+        "level": level.upper(),
+        "propagate": False,
+    }
+    return config
+
+
 def serve(settings: Settings, on_ready: Callable[[str], None] | None = None) -> None:
     """Initialise the database, then serve until interrupted.
 
@@ -56,6 +68,7 @@ def serve(settings: Settings, on_ready: Callable[[str], None] | None = None) -> 
         workers=settings.workers,
         loop=settings.event_loop,
         log_level=settings.log_level,
+        log_config=log_config(settings.log_level),
         access_log=False,
         timeout_keep_alive=30,
         server_header=False,

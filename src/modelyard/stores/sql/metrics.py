@@ -5,18 +5,15 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from functools import cache
-from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Integer,
     and_,
     bindparam,
     case,
     func,
     select,
     tuple_,
-    type_coerce,
 )
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -58,7 +55,8 @@ class SqlMetricStore:
             current = latest.get(metric.key)
             if current is None or metric.recency() > current.recency():
                 latest[metric.key] = metric
-        series_ids = self._advance_series(ref, latest.values())
+        # Rows are locked in key order, so concurrent batches of one run cannot deadlock.
+        series_ids = self._advance_series(ref, [latest[key] for key in sorted(latest)])
         self._db.execute(
             insert_ignore(self._db, metric_points),
             [
@@ -69,11 +67,11 @@ class SqlMetricStore:
                     "value": _stored(m.value),
                     "is_nan": math.isnan(m.value),
                 }
-                for m in metrics
+                for m in sorted(metrics, key=lambda m: (m.key, m.timestamp, m.step))
             ],
         )
 
-    def _advance_series(self, ref: RunRef, latest: Any) -> dict[str, int]:
+    def _advance_series(self, ref: RunRef, latest: Sequence[Metric]) -> dict[str, int]:
         """Create missing series, move each one's latest point forward; return their ids."""
         statement = _advance_series_statement(self._db.dialect.name)
         rows = self._db.execute(

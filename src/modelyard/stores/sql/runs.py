@@ -120,7 +120,10 @@ class SqlRunStore:
         inserted = set(
             self._db.execute(
                 insert_ignore(self._db, params).returning(params.c.key),
-                [{"run_id": ref.key, "key": p.key, "value": p.value} for p in new_params],
+                [
+                    {"run_id": ref.key, "key": p.key, "value": p.value}
+                    for p in sorted(new_params, key=lambda p: p.key)
+                ],
             ).scalars()
         )
         already = [p for p in new_params if p.key not in inserted]
@@ -152,7 +155,7 @@ class SqlRunStore:
         latest = {t.key: t.value for t in run_tags}
         self._db.execute(
             upsert(self._db, tags, ["run_id", "key"], ["value"]),
-            [{"run_id": ref.key, "key": key, "value": value} for key, value in latest.items()],
+            [{"run_id": ref.key, "key": key, "value": latest[key]} for key in sorted(latest)],
         )
         if RUN_NAME in latest:
             self._db.execute(update(runs).where(runs.c.id == ref.key).values(name=latest[RUN_NAME]))
