@@ -12,6 +12,7 @@ from modelyard.server.mlflow.compatibility import (
     STATUSES,
     Endpoint,
     EndpointTableError,
+    load_differences,
     load_endpoints,
     parse_endpoints,
     render_markdown,
@@ -68,7 +69,7 @@ def _mlflow_endpoints() -> Iterator[EndpointKey]:
 
 
 def test_docs_page_matches_table() -> None:
-    expected = render_markdown(load_endpoints())
+    expected = render_markdown(load_endpoints(), load_differences())
     actual = DOCS_PAGE.read_text(encoding="utf-8") if DOCS_PAGE.exists() else ""
     assert actual == expected, f"docs/mlflow-compatibility.md is stale; regenerate: {REGENERATE}"
 

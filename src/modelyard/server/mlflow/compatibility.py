@@ -35,6 +35,7 @@ API_VERSIONS: Final = frozenset({2, 3})
 
 _PACKAGE: Final = "modelyard.server.mlflow"
 _TABLE_FILE: Final = "endpoints.toml"
+_DIFFERENCES_FILE: Final = "differences.md"
 _REQUIRED_KEYS: Final = frozenset({"service", "rpc", "method", "api_version", "path", "status"})
 _OPTIONAL_KEYS: Final = frozenset({"issue", "note"})
 _PATH_PARAMETER: Final = re.compile(r"\{[^{}]*\}")
@@ -135,18 +136,26 @@ def supported_routes(endpoints: Iterable[Endpoint]) -> set[tuple[str, str]]:
     return {(e.method, e.rest_path) for e in endpoints if e.status == "supported"}
 
 
-def render_markdown(endpoints: Iterable[Endpoint]) -> str:
-    """Render the compatibility page: intro, status counts, then one table per service."""
+def load_differences() -> str:
+    """The hand-written section on behaviour that deliberately differs from MLflow."""
+    return resources.files(_PACKAGE).joinpath(_DIFFERENCES_FILE).read_text(encoding="utf-8")
+
+
+def render_markdown(endpoints: Iterable[Endpoint], differences: str = "") -> str:
+    """Render the compatibility page: intro, status counts, one table per service, and the
+    section on deliberate differences."""
     endpoints = list(endpoints)
     parts = [_INTRO, f"**Summary:** {_count_text(endpoints)}\n"]
     for service, members in _group_by_service(endpoints).items():
         parts.append(_service_section(service, members))
+    if differences:
+        parts.append(differences)
     return "\n".join(parts)
 
 
 def main() -> None:
     """Write the compatibility page for the packaged table to standard output."""
-    sys.stdout.write(render_markdown(load_endpoints()))
+    sys.stdout.write(render_markdown(load_endpoints(), load_differences()))
 
 
 def _parse_entry(index: int, entry: Mapping[str, Any]) -> Endpoint:
