@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# One test module per worker process, so a module's server fixtures start once.
+PYTEST_ARGS ?= -n auto --dist loadscope
 
 .PHONY: serve test lint bench clean
 

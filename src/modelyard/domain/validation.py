@@ -142,6 +142,19 @@ def _check_batch_count(what: str, limit: int, count: int) -> None:
         )
 
 
+def _check_metrics(metrics: Sequence[Metric]) -> None:
+    """Every metric of a batch, checking each distinct key once (a batch has few keys)."""
+    checked: set[str] = set()
+    for index, metric in enumerate(metrics):
+        if metric.key not in checked:
+            check_key(metric.key, f"metrics[{index}].key")
+            checked.add(metric.key)
+        if metric.timestamp < 0 or metric.timestamp > MAX_INT64:
+            check_metric(metric, f"metrics[{index}]")
+        if not MIN_INT64 <= metric.step <= MAX_INT64:
+            check_metric(metric, f"metrics[{index}]")
+
+
 def fit_batch(
     metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[Tag]
 ) -> tuple[list[Param], list[Tag]]:
@@ -157,8 +170,7 @@ def fit_batch(
         MAX_ENTITIES_PER_BATCH,
         len(metrics) + len(params) + len(tags),
     )
-    for index, metric in enumerate(metrics):
-        check_metric(metric, f"metrics[{index}]")
+    _check_metrics(metrics)
     fitted_params = [fit_param(p, f"params[{index}]") for index, p in enumerate(params)]
     fitted_tags = [fit_tag(t, f"tags[{index}]") for index, t in enumerate(tags)]
     counts = Counter(param.key for param in params)

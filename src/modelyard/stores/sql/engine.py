@@ -5,15 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 from modelyard.errors import InvalidArgument
-
-# Execution option naming how a SQLite transaction starts. Writers take the write lock up front
-# ("IMMEDIATE"): a deferred transaction that reads first and writes later can fail with
-# SQLITE_BUSY without waiting, because SQLite cannot upgrade its lock while another writer waits.
-SQLITE_BEGIN = "sqlite_begin"
 
 
 def make_engine(url: str, *, pool_size: int = 8, busy_timeout_ms: int = 30_000) -> Engine:
@@ -59,12 +54,21 @@ def _sqlite_engine(url: URL, busy_timeout_ms: int) -> Engine:
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get(SQLITE_BEGIN, "DEFERRED")
-        connection.exec_driver_sql(f"BEGIN {mode}")
-
     return engine
+
+
+def begin(connection: Connection, *, write: bool) -> None:
+    """Start the connection's transaction.
+
+    On SQLite the transaction is begun here rather than by pysqlite (whose own handling is off,
+    see the connect hook) or by an engine "begin" event, which would make SQLAlchemy dispatch
+    events around every statement. Writers take the write lock up front (IMMEDIATE): a deferred
+    transaction that reads first and writes later can fail with SQLITE_BUSY without waiting,
+    because SQLite cannot upgrade its lock while another writer waits.
+    """
+    connection.begin()
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 def _postgres_engine(url: URL, pool_size: int) -> Engine:

@@ -19,7 +19,7 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from modelyard.domain.runs import Metric, MetricHistory
 from modelyard.stores.base import HistoryPage, MetricPoint, RunRef
-from modelyard.stores.sql.dialect import insert_for, insert_ignore
+from modelyard.stores.sql.dialect import insert_for, insert_rows_ignoring_duplicates
 from modelyard.stores.sql.rows import AnyRow
 from modelyard.stores.sql.tables import metric_points, metric_series
 
@@ -57,17 +57,13 @@ class SqlMetricStore:
                 latest[metric.key] = metric
         # Rows are locked in key order, so concurrent batches of one run cannot deadlock.
         series_ids = self._advance_series(ref, [latest[key] for key in sorted(latest)])
-        self._db.execute(
-            insert_ignore(self._db, metric_points),
+        ordered = sorted(metrics, key=lambda m: (m.key, m.timestamp, m.step))
+        insert_rows_ignoring_duplicates(
+            self._db,
+            metric_points,
             [
-                {
-                    "series_id": series_ids[m.key],
-                    "timestamp": m.timestamp,
-                    "step": m.step,
-                    "value": _stored(m.value),
-                    "is_nan": math.isnan(m.value),
-                }
-                for m in sorted(metrics, key=lambda m: (m.key, m.timestamp, m.step))
+                (series_ids[m.key], m.timestamp, m.step, _stored(m.value), math.isnan(m.value))
+                for m in ordered
             ],
         )
 

@@ -11,7 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
 from modelyard.errors import StaleDatabase
-from modelyard.stores.sql.engine import SQLITE_BEGIN
+from modelyard.stores.sql.engine import begin
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Serialises schema changes between processes starting at once on PostgreSQL.
@@ -38,8 +38,8 @@ def current_revision(connection: Connection) -> str | None:
 
 def _locked(engine: Engine) -> Connection:
     """A connection in a transaction that holds the schema lock of this database."""
-    connection = engine.connect().execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-    connection.begin()
+    connection = engine.connect()
+    begin(connection, write=True)
     if engine.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
     return connection

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, OperationalError
 
 from modelyard.errors import InvalidArgument, Unavailable
-from modelyard.stores.sql.engine import SQLITE_BEGIN
+from modelyard.stores.sql.engine import begin
 from modelyard.stores.sql.experiments import SqlExperimentStore
 from modelyard.stores.sql.metrics import SqlMetricStore
 from modelyard.stores.sql.projects import SqlProjectStore
@@ -24,13 +24,14 @@ class SqlUnitOfWork:
     runs: SqlRunStore
     metrics: SqlMetricStore
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, write: bool) -> None:
         self._engine = engine
+        self._write = write
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
         connection = self._engine.connect()
-        connection.begin()
+        begin(connection, write=self._write)
         self._connection = connection
         self.projects = SqlProjectStore(connection)
         self.experiments = SqlExperimentStore(connection)
@@ -67,8 +68,6 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # Same pool; transactions of this one take SQLite's write lock when they begin.
-        self._writer = engine.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
 
     def __call__(self, *, write: bool) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self._writer if write else self.engine)
+        return SqlUnitOfWork(self.engine, write=write)
