@@ -56,7 +56,8 @@ def new_run(
         artifact_uri=f"mlflow-artifacts:/{experiment_id}/{run_id}/artifacts",
         lifecycle_stage=LifecycleStage.ACTIVE,
     )
-    tx.runs.create_run(project, info, [Tag("mlflow.runName", name)])
+    experiment = tx.experiments.get_experiment_ref(project, experiment_id)
+    tx.runs.create_run(project, experiment, info, [Tag("mlflow.runName", name)])
     return tx.runs.get_run_ref(project, run_id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import gc
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,13 @@ from modelyard.server.app import create_app
 
 def app_for(settings: dict[str, Any]) -> Starlette:
     """Build the application in a worker process from the parent's settings."""
-    return create_app(bootstrap.build(Settings(**settings), initialise=False))
+    app = create_app(bootstrap.build(Settings(**settings), initialise=False))
+    # Everything built so far lives as long as the process: keep the garbage collector from
+    # rescanning it on every collection (measured: a quarter of the CPU of bulk requests, and
+    # the slowest tenth of searches took twice as long).
+    gc.collect()
+    gc.freeze()
+    return app
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

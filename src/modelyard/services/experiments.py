@@ -15,7 +15,7 @@ from modelyard.domain.validation import check_experiment_name, check_experiment_
 from modelyard.errors import InvalidArgument, NotFound
 from modelyard.services.context import Caller
 from modelyard.services.pagination import check_max_results, decode_token, encode_token
-from modelyard.stores.base import ExperimentQuery, UnitOfWorkFactory
+from modelyard.stores.base import ExperimentQuery, ExperimentRef, UnitOfWorkFactory
 
 MAX_EXPERIMENTS_PER_PAGE = 50_000
 _REMOTE_SCHEMES = ("mlflow-artifacts:", "s3://", "gs://", "wasbs://", "abfss://", "hdfs://")
@@ -108,7 +108,7 @@ class Experiments:
         check_experiment_name(new_name)
         with self._uow(write=True) as tx:
             project = tx.projects.get_project(caller.project)
-            experiment = tx.experiments.get_experiment(project, experiment_id)
+            experiment = tx.experiments.get_experiment_ref(project, experiment_id)
             _require_active(experiment, "rename")
             tx.experiments.rename_experiment(project, experiment_id, new_name, self._now())
             tx.commit()
@@ -132,7 +132,7 @@ class Experiments:
     def _set_stage(self, caller: Caller, experiment_id: str, stage: LifecycleStage) -> None:
         with self._uow(write=True) as tx:
             project = tx.projects.get_project(caller.project)
-            experiment = tx.experiments.get_experiment(project, experiment_id)
+            experiment = tx.experiments.get_experiment_ref(project, experiment_id)
             if experiment.lifecycle_stage == stage:
                 # MLflow answers 404 here: there is no experiment in the state the call needs.
                 wanted = "active" if stage == LifecycleStage.DELETED else "deleted"
@@ -144,7 +144,7 @@ class Experiments:
         check_experiment_tag(tag)
         with self._uow(write=True) as tx:
             project = tx.projects.get_project(caller.project)
-            experiment = tx.experiments.get_experiment(project, experiment_id)
+            experiment = tx.experiments.get_experiment_ref(project, experiment_id)
             _require_active(experiment, "tag")
             tx.experiments.set_experiment_tag(project, experiment_id, tag)
             tx.commit()
@@ -152,13 +152,13 @@ class Experiments:
     def delete_tag(self, caller: Caller, experiment_id: str, key: str) -> None:
         with self._uow(write=True) as tx:
             project = tx.projects.get_project(caller.project)
-            experiment = tx.experiments.get_experiment(project, experiment_id)
+            experiment = tx.experiments.get_experiment_ref(project, experiment_id)
             _require_active(experiment, "untag")
             tx.experiments.delete_experiment_tag(project, experiment_id, key)
             tx.commit()
 
 
-def _require_active(experiment: Experiment, action: str) -> None:
+def _require_active(experiment: ExperimentRef, action: str) -> None:
     if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
         raise InvalidArgument(
             f"The experiment {experiment.experiment_id} must be in the 'active' state to "

@@ -80,7 +80,7 @@ class Runs:
         run_id = uuid.uuid4().hex
         with self._uow(write=True) as tx:
             project = tx.projects.get_project(caller.project)
-            experiment = tx.experiments.get_experiment(project, experiment_id)
+            experiment = tx.experiments.get_experiment_ref(project, experiment_id)
             if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
                 raise InvalidArgument(
                     f"The experiment {experiment_id} must be in the 'active' state. "
@@ -98,7 +98,7 @@ class Runs:
                 lifecycle_stage=LifecycleStage.ACTIVE,
             )
             final_tags = [Tag(key, value) for key, value in tag_values.items()]
-            tx.runs.create_run(project, info, final_tags)
+            tx.runs.create_run(project, experiment, info, final_tags)
             tx.commit()
         return Run(info=info, tags=tuple(final_tags))
 

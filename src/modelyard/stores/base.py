@@ -58,6 +58,16 @@ class RunQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class ExperimentRef:
+    """What a write needs to know about an experiment before it touches it."""
+
+    key: int
+    experiment_id: str
+    lifecycle_stage: LifecycleStage
+    artifact_location: str
+
+
+@dataclass(frozen=True, slots=True)
 class RunRef:
     """What a write needs to know about a run before it touches it."""
 
@@ -107,6 +117,9 @@ class ExperimentStore(Protocol):
 
     def get_experiment(self, project: Project, experiment_id: str) -> Experiment: ...
 
+    def get_experiment_ref(self, project: Project, experiment_id: str) -> ExperimentRef:
+        """The experiment without its tags: cheaper, for checks before a write."""
+
     def get_experiment_by_name(self, project: Project, name: str) -> Experiment: ...
 
     def search_experiments(self, project: Project, query: ExperimentQuery) -> Page[Experiment]:
@@ -134,7 +147,9 @@ class LocationTemplate(Protocol):
 
 
 class RunStore(Protocol):
-    def create_run(self, project: Project, info: RunInfo, tags: Sequence[Tag]) -> None: ...
+    def create_run(
+        self, project: Project, experiment: ExperimentRef, info: RunInfo, tags: Sequence[Tag]
+    ) -> None: ...
 
     def get_run(self, project: Project, run_id: str) -> Run: ...
 
@@ -147,7 +162,7 @@ class RunStore(Protocol):
     def log_params(self, ref: RunRef, params: Sequence[Param]) -> None:
         """Raises InvalidArgument when a key already holds a different value."""
 
-    def set_tags(self, ref: RunRef, tags: Sequence[Tag]) -> None: ...
+    def set_tags(self, ref: RunRef, run_tags: Sequence[Tag]) -> None: ...
 
     def delete_tag(self, ref: RunRef, key: str) -> None:
         """Raises NotFound when the tag is not set."""

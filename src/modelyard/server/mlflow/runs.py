@@ -87,29 +87,15 @@ async def delete_tag(request: Request) -> Response:
 
 async def log_batch(request: Request) -> Response:
     message = await json_message(request, wire.LogBatch)
-    metrics = []
-    for index, m in enumerate(message.metrics):
-        for name in ("key", "value", "timestamp"):
-            if getattr(m, name) in (None, ""):
-                raise missing_value(f"metrics[{index}].{name}")
-        metrics.append(Metric(m.key or "", m.value or 0.0, m.timestamp or 0, m.step))
     await call(
         container(request).runs.log_batch,
         caller(request),
         message.run_id,
-        metrics=metrics,
-        params=[Param(k, v) for k, v in _pairs(message.params, "params")],
-        tags=[Tag(k, v) for k, v in _pairs(message.tags, "tags")],
+        metrics=[Metric(m.key, m.value, m.timestamp, m.step) for m in message.metrics],
+        params=[Param(p.key, p.value) for p in message.params],
+        tags=[Tag(t.key, t.value) for t in message.tags],
     )
     return EMPTY()
-
-
-def _pairs(items: list[wire.KeyValue], path: str) -> list[tuple[str, str]]:
-    """Key-value items of a batch, each with its key required."""
-    for index, item in enumerate(items):
-        if not item.key:
-            raise missing_value(f"{path}[{index}].key")
-    return [(item.key or "", item.value or "") for item in items]
 
 
 async def log_inputs(request: Request) -> Response:

@@ -167,17 +167,22 @@ class DeleteTag(Message):
 
 
 class MetricValue(Message):
-    key: StrictStr | None = None
-    value: Double | None = None
-    timestamp: Int64 | None = None
+    key: Required
+    value: Double
+    timestamp: Int64
     step: Int64 = 0
+
+
+class RequiredKeyValue(Message):
+    key: Required
+    value: StrictStr = ""
 
 
 class LogBatch(Message):
     run_id: Required
     metrics: list[MetricValue] = []
-    params: list[KeyValue] = []
-    tags: list[KeyValue] = []
+    params: list[RequiredKeyValue] = []
+    tags: list[RequiredKeyValue] = []
 
 
 class DatasetValue(Message):
@@ -252,8 +257,11 @@ def parse(message: type[M], data: Any) -> M:
 def _to_invalid_argument(exc: ValidationError) -> InvalidArgument:
     error = exc.errors(include_url=False)[0]
     path = _json_path(error["loc"])
-    if error["type"] == "missing" or (
-        error["type"] == "string_too_short" and error.get("input") == ""
+    given = error.get("input")
+    if (
+        error["type"] == "missing"
+        or given is None
+        or (error["type"] == "string_too_short" and given == "")
     ):
         return missing_value(path)
     reason = str(error["msg"]).removeprefix("Value error, ")

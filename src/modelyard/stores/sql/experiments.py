@@ -23,7 +23,7 @@ from modelyard.domain.experiments import Experiment, LifecycleStage, Project
 from modelyard.domain.runs import Tag
 from modelyard.domain.search import Comparison, Entity, OrderBy
 from modelyard.errors import AlreadyExists, InvalidArgument, NotFound
-from modelyard.stores.base import ExperimentQuery, LocationTemplate, Page
+from modelyard.stores.base import ExperimentQuery, ExperimentRef, LocationTemplate, Page
 from modelyard.stores.sql.conditions import bytewise, compare
 from modelyard.stores.sql.dialect import upsert
 from modelyard.stores.sql.rows import AnyRow
@@ -64,6 +64,12 @@ def parse_experiment_id(experiment_id: str) -> int:
 
 
 _BY_NUMBER = select(*_COLUMNS).where(
+    experiments.c.project_id == bindparam("project_id"),
+    experiments.c.number == bindparam("number"),
+)
+_REF_BY_NUMBER = select(
+    experiments.c.id, experiments.c.lifecycle_stage, experiments.c.artifact_location
+).where(
     experiments.c.project_id == bindparam("project_id"),
     experiments.c.number == bindparam("number"),
 )
@@ -160,6 +166,17 @@ class SqlExperimentStore:
         if row is None:
             raise NotFound(f"No Experiment with id={experiment_id} exists")
         return self._hydrate([row])[0]
+
+    def get_experiment_ref(self, project: Project, experiment_id: str) -> ExperimentRef:
+        number = parse_experiment_id(experiment_id)
+        row = self._db.execute(
+            _REF_BY_NUMBER, {"project_id": project.id, "number": number}
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"No Experiment with id={experiment_id} exists")
+        return ExperimentRef(
+            row.id, str(number), LifecycleStage(row.lifecycle_stage), row.artifact_location
+        )
 
     def get_experiment_by_name(self, project: Project, name: str) -> Experiment:
         row = self._db.execute(_BY_NAME, {"project_id": project.id, "name": name}).one_or_none()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 
-from sqlalchemy import BindParameter, Connection, Integer, bindparam, select, type_coerce
+from sqlalchemy import Connection, Integer, bindparam, select, type_coerce
 
 from modelyard.domain.experiments import LifecycleStage
 from modelyard.domain.runs import (
@@ -19,7 +21,8 @@ from modelyard.domain.runs import (
     RunStatus,
     Tag,
 )
-from modelyard.stores.sql.rows import AnyRow
+from modelyard.stores.sql.dialect import among_keys
+from modelyard.stores.sql.rows import AnyRow, AnySelect
 from modelyard.stores.sql.tables import (
     datasets,
     experiments,
@@ -59,41 +62,62 @@ def run_info(row: AnyRow) -> RunInfo:
     )
 
 
-_KEYS: BindParameter[list[int]] = bindparam("keys", expanding=True)
 _RUN_BY_ID = (
     select(*RUN_COLUMNS)
     .join_from(runs, experiments)
     .where(runs.c.run_uuid == bindparam("run_id"), runs.c.project_id == bindparam("project_id"))
 )
-_RUNS_BY_KEY = select(*RUN_COLUMNS).join_from(runs, experiments).where(runs.c.id.in_(_KEYS))
-_PARAMS = select(params.c.run_id, params.c.key, params.c.value).where(params.c.run_id.in_(_KEYS))
-_TAGS = select(tags.c.run_id, tags.c.key, tags.c.value).where(tags.c.run_id.in_(_KEYS))
-_LATEST_METRICS = select(
-    metric_series.c.run_id,
-    metric_series.c.key,
-    metric_series.c.value,
-    metric_series.c.step,
-    metric_series.c.timestamp,
-    type_coerce(metric_series.c.is_nan, Integer),
-).where(metric_series.c.run_id.in_(_KEYS))
-_INPUTS = (
-    select(
-        run_inputs.c.id.label("input_id"),
-        run_inputs.c.run_id,
-        datasets.c.name,
-        datasets.c.digest,
-        datasets.c.source_type,
-        datasets.c.source,
-        datasets.c.schema,
-        datasets.c.profile,
+
+
+@dataclass(frozen=True)
+class _Statements:
+    """The batched reads of a page of runs, each selecting rows of the runs in ``keys``."""
+
+    runs: AnySelect
+    params: AnySelect
+    tags: AnySelect
+    latest_metrics: AnySelect
+    inputs: AnySelect
+    input_tags: AnySelect
+
+
+@cache
+def _statements(dialect: str) -> _Statements:
+    return _Statements(
+        runs=select(*RUN_COLUMNS)
+        .join_from(runs, experiments)
+        .where(among_keys(runs.c.id, dialect)),
+        params=select(params.c.run_id, params.c.key, params.c.value).where(
+            among_keys(params.c.run_id, dialect)
+        ),
+        tags=select(tags.c.run_id, tags.c.key, tags.c.value).where(
+            among_keys(tags.c.run_id, dialect)
+        ),
+        latest_metrics=select(
+            metric_series.c.run_id,
+            metric_series.c.key,
+            metric_series.c.value,
+            metric_series.c.step,
+            metric_series.c.timestamp,
+            type_coerce(metric_series.c.is_nan, Integer),
+        ).where(among_keys(metric_series.c.run_id, dialect)),
+        inputs=select(
+            run_inputs.c.id.label("input_id"),
+            run_inputs.c.run_id,
+            datasets.c.name,
+            datasets.c.digest,
+            datasets.c.source_type,
+            datasets.c.source,
+            datasets.c.schema,
+            datasets.c.profile,
+        )
+        .join_from(run_inputs, datasets)
+        .where(among_keys(run_inputs.c.run_id, dialect))
+        .order_by(run_inputs.c.id),
+        input_tags=select(input_tags.c.input_id, input_tags.c.key, input_tags.c.value).where(
+            among_keys(input_tags.c.input_id, dialect)
+        ),
     )
-    .join_from(run_inputs, datasets)
-    .where(run_inputs.c.run_id.in_(_KEYS))
-    .order_by(run_inputs.c.id)
-)
-_INPUT_TAGS = select(input_tags.c.input_id, input_tags.c.key, input_tags.c.value).where(
-    input_tags.c.input_id.in_(_KEYS)
-)
 
 
 def read_run(db: Connection, project_id: int, run_id: str) -> Run | None:
@@ -107,7 +131,8 @@ def read_runs_in_order(db: Connection, keys: Sequence[int]) -> list[Run]:
     """The runs with these internal keys, in the order given."""
     if not keys:
         return []
-    by_key = _assemble(db, db.execute(_RUNS_BY_KEY, {"keys": list(keys)}).all())
+    statement = _statements(db.dialect.name).runs
+    by_key = _assemble(db, db.execute(statement, {"keys": list(keys)}).all())
     return [by_key[key] for key in keys if key in by_key]
 
 
@@ -115,16 +140,18 @@ def _assemble(db: Connection, rows: Sequence[AnyRow]) -> dict[int, Run]:
     if not rows:
         return {}
     keys = {"keys": [row.id for row in rows]}
+    statements = _statements(db.dialect.name)
     run_params: dict[int, list[Param]] = defaultdict(list)
-    for run_key, key, value in db.execute(_PARAMS, keys).all():
+    for run_key, key, value in db.execute(statements.params, keys).all():
         run_params[run_key].append(Param(key, value))
     run_tags: dict[int, list[Tag]] = defaultdict(list)
-    for run_key, key, value in db.execute(_TAGS, keys).all():
+    for run_key, key, value in db.execute(statements.tags, keys).all():
         run_tags[run_key].append(Tag(key, value))
     run_metrics: dict[int, list[Metric]] = defaultdict(list)
-    for run_key, key, value, step, timestamp, is_nan in db.execute(_LATEST_METRICS, keys).all():
+    latest = db.execute(statements.latest_metrics, keys).all()
+    for run_key, key, value, step, timestamp, is_nan in latest:
         run_metrics[run_key].append(Metric(key, math.nan if is_nan else value, timestamp, step))
-    inputs = _dataset_inputs(db, keys)
+    inputs = _dataset_inputs(db, statements, keys)
     return {
         row.id: Run(
             info=run_info(row),
@@ -137,13 +164,15 @@ def _assemble(db: Connection, rows: Sequence[AnyRow]) -> dict[int, Run]:
     }
 
 
-def _dataset_inputs(db: Connection, keys: dict[str, list[int]]) -> dict[int, list[DatasetInput]]:
-    rows = db.execute(_INPUTS, keys).all()
+def _dataset_inputs(
+    db: Connection, statements: _Statements, keys: dict[str, list[int]]
+) -> dict[int, list[DatasetInput]]:
+    rows = db.execute(statements.inputs, keys).all()
     if not rows:
         return {}
     tags_by_input: dict[int, list[Tag]] = defaultdict(list)
     input_keys = {"keys": [r.input_id for r in rows]}
-    for input_id, key, value in db.execute(_INPUT_TAGS, input_keys).all():
+    for input_id, key, value in db.execute(statements.input_tags, input_keys).all():
         tags_by_input[input_id].append(Tag(key, value))
     found: dict[int, list[DatasetInput]] = defaultdict(list)
     for row in rows:

@@ -18,7 +18,7 @@ from modelyard.domain.runs import (
 )
 from modelyard.domain.tags import RUN_NAME
 from modelyard.errors import InvalidArgument, NotFound
-from modelyard.stores.base import Page, RunQuery, RunRef
+from modelyard.stores.base import ExperimentRef, Page, RunQuery, RunRef
 from modelyard.stores.sql.dialect import insert_ignore, upsert
 from modelyard.stores.sql.experiments import parse_experiment_id
 from modelyard.stores.sql.run_reader import RUN_COLUMNS, read_run, read_runs_in_order, run_info
@@ -38,37 +38,36 @@ _RUN_REF = select(runs.c.id, runs.c.experiment_id, runs.c.lifecycle_stage).where
 )
 
 
+_INSERT_RUN = insert(runs).returning(runs.c.id)
+_INSERT_TAG = insert(tags)
+
+
 class SqlRunStore:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
 
-    def create_run(self, project: Project, info: RunInfo, run_tags: Sequence[Tag]) -> None:
-        experiment_key = self._db.execute(
-            select(experiments.c.id).where(
-                experiments.c.project_id == project.id,
-                experiments.c.number == parse_experiment_id(info.experiment_id),
-            )
-        ).scalar_one()
+    def create_run(
+        self, project: Project, experiment: ExperimentRef, info: RunInfo, tags: Sequence[Tag]
+    ) -> None:
         run_key = self._db.execute(
-            insert(runs)
-            .values(
-                run_uuid=info.run_id,
-                project_id=project.id,
-                experiment_id=experiment_key,
-                name=info.run_name,
-                user_id=info.user_id,
-                status=info.status,
-                start_time=info.start_time,
-                end_time=info.end_time,
-                lifecycle_stage=info.lifecycle_stage,
-                artifact_uri=info.artifact_uri,
-            )
-            .returning(runs.c.id)
+            _INSERT_RUN,
+            {
+                "run_uuid": info.run_id,
+                "project_id": project.id,
+                "experiment_id": experiment.key,
+                "name": info.run_name,
+                "user_id": info.user_id,
+                "status": info.status,
+                "start_time": info.start_time,
+                "end_time": info.end_time,
+                "lifecycle_stage": info.lifecycle_stage,
+                "artifact_uri": info.artifact_uri,
+                "deleted_time": None,
+            },
         ).scalar_one()
-        if run_tags:
+        if tags:
             self._db.execute(
-                insert(tags),
-                [{"run_id": run_key, "key": t.key, "value": t.value} for t in run_tags],
+                _INSERT_TAG, [{"run_id": run_key, "key": t.key, "value": t.value} for t in tags]
             )
 
     def get_run(self, project: Project, run_id: str) -> Run:

@@ -12,7 +12,7 @@ from modelyard.errors import InvalidArgument, Unavailable
 from modelyard.stores.sql.engine import begin
 from modelyard.stores.sql.experiments import SqlExperimentStore
 from modelyard.stores.sql.metrics import SqlMetricStore
-from modelyard.stores.sql.projects import SqlProjectStore
+from modelyard.stores.sql.projects import ProjectCache, SqlProjectStore
 from modelyard.stores.sql.runs import SqlRunStore
 
 
@@ -24,16 +24,17 @@ class SqlUnitOfWork:
     runs: SqlRunStore
     metrics: SqlMetricStore
 
-    def __init__(self, engine: Engine, *, write: bool) -> None:
+    def __init__(self, engine: Engine, *, write: bool, projects: ProjectCache) -> None:
         self._engine = engine
         self._write = write
+        self._project_cache = projects
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
         connection = self._engine.connect()
         begin(connection, write=self._write)
         self._connection = connection
-        self.projects = SqlProjectStore(connection)
+        self.projects = SqlProjectStore(connection, self._project_cache)
         self.experiments = SqlExperimentStore(connection)
         self.runs = SqlRunStore(connection)
         self.metrics = SqlMetricStore(connection)
@@ -68,6 +69,7 @@ class SqlUnitOfWork:
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._projects = ProjectCache()
 
     def __call__(self, *, write: bool) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write)
+        return SqlUnitOfWork(self.engine, write=write, projects=self._projects)
