@@ -98,3 +98,33 @@ def sqlite_container(sqlite_database: str, tmp_path: Path) -> Iterator[Container
     built = bootstrap.build(make_settings(sqlite_database, tmp_path))
     yield built
     built.close()
+
+
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "modelyard-test",
+    "AWS_SECRET_ACCESS_KEY": "modelyard-test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real S3-protocol endpoint on 127.0.0.1 (moto's server), shared by the session."""
+    from tests.servers import start_moto
+
+    server = start_moto(tmp_path_factory.mktemp("moto"))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket; returns its s3:// URI with a prefix, credentials set in the environment."""
+    import boto3
+
+    for name, value in S3_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MLFLOW_S3_ENDPOINT_URL", s3_endpoint)
+    bucket = f"b-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/artifacts"

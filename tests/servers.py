@@ -112,3 +112,12 @@ def start_mlflow(workdir: Path, database: str, *, workers: int = 1) -> ServerPro
         str(workdir / "mlflow-artifacts"),
     ]
     return start(command, f"http://127.0.0.1:{port}", workdir / f"mlflow-{port}.log", timeout=120)
+
+
+def start_moto(workdir: Path) -> ServerProcess:
+    """moto's standalone S3-compatible server, on 127.0.0.1, for the S3 adapter's tests."""
+    port = free_port()
+    command = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)]
+    return start(
+        command, f"http://127.0.0.1:{port}", workdir / f"moto-{port}.log", ready_path="/moto-api/"
+    )

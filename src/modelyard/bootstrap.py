@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from modelyard.artifacts.locations import artifact_store
 from modelyard.config import Settings
+from modelyard.services.artifacts import Artifacts
 from modelyard.services.experiments import Experiments
+from modelyard.services.logged_models import LoggedModels
+from modelyard.services.multipart import MultipartUploads
 from modelyard.services.projects import Projects
 from modelyard.services.runs import Runs
 from modelyard.stores.sql.engine import make_engine
@@ -27,17 +33,29 @@ class Container:
     projects: Projects
     experiments: Experiments
     runs: Runs
+    artifacts: Artifacts
+    logged_models: LoggedModels
+    multipart: MultipartUploads
 
     def close(self) -> None:
         self.engine.dispose()
 
 
-def build(settings: Settings, *, initialise: bool = True) -> Container:
+def build(
+    settings: Settings,
+    *,
+    initialise: bool = True,
+    environment: Mapping[str, str] | None = None,
+) -> Container:
     """Connect to the database and wire the services.
+
+    ``environment`` supplies the variables MLflow's S3 support reads (``MLFLOW_S3_ENDPOINT_URL``;
+    boto3 reads ``AWS_*`` itself); it defaults to the process environment.
 
     Raises:
         StaleDatabase: the schema is not at this release's revision (``initialise`` creates it
             when the database is empty).
+        InvalidArgument: the artifacts destination cannot be used.
     """
     engine = make_engine(
         settings.backend_store_uri,
@@ -51,10 +69,19 @@ def build(settings: Settings, *, initialise: bool = True) -> Container:
             engine.dispose()
             raise
     uow = SqlUnitOfWorkFactory(engine)
+    try:
+        store = artifact_store(settings.artifacts_destination, environment or os.environ)
+    except BaseException:
+        engine.dispose()
+        raise
+    artifacts = Artifacts(uow, store, now_ms)
     return Container(
         settings=settings,
         engine=engine,
         projects=Projects(uow, now_ms),
         experiments=Experiments(uow, now_ms),
         runs=Runs(uow, now_ms),
+        artifacts=artifacts,
+        logged_models=LoggedModels(uow, now_ms),
+        multipart=MultipartUploads(artifacts, store),
     )

@@ -12,12 +12,14 @@ from typing import ClassVar
 __all__ = [
     "AlreadyExists",
     "Conflict",
+    "DataCorrupted",
     "InvalidArgument",
     "InvalidState",
     "ModelyardError",
     "NotFound",
     "NotImplementedYet",
     "PermissionDenied",
+    "RangeNotSatisfiable",
     "RequestTooLarge",
     "StaleDatabase",
     "Unauthenticated",
@@ -93,6 +95,16 @@ class NotImplementedYet(ModelyardError):
     """The endpoint exists in MLflow's API but modelyard does not serve it (yet)."""
 
     code = "NOT_IMPLEMENTED"
+
+
+class RangeNotSatisfiable(InvalidArgument):
+    """The byte range asked for lies outside the file."""
+
+
+class DataCorrupted(ModelyardError):
+    """Stored bytes no longer match the checksum recorded when they were written."""
+
+    code = "DATA_LOSS"
 
 
 class Unavailable(ModelyardError):

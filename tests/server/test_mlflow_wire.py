@@ -41,11 +41,13 @@ def assert_error(response: object, status: int, code: str, text: str = "") -> No
 
 
 def test_every_supported_endpoint_of_the_table_is_routed_and_nothing_else() -> None:
-    routed = {(e.method, f"/api/2.0/mlflow{e.path}") for e in ENDPOINTS}
+    routed = {
+        (e.method, f"/api/{e.api_version}.0{e.path}".replace(":path}", "}")) for e in ENDPOINTS
+    }
     assert routed == supported_routes(load_endpoints())
 
 
-@pytest.mark.parametrize("root", [*API_ROOTS, "/projects/default/api/2.0/mlflow"])
+@pytest.mark.parametrize("root", [f"{r}/mlflow" for r in API_ROOTS] + ["/projects/default/api/2.0/mlflow"])
 def test_every_root_serves_the_api(http: AppClient, root: str) -> None:
     run_id = create_run(http, root)
     response = http.get(f"{root}/runs/get", params={"run_id": run_id})

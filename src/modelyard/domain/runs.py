@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from modelyard.domain.experiments import LifecycleStage
+from modelyard.domain.logged_models import ModelOutput
 
 
 class RunStatus(StrEnum):
@@ -24,6 +25,10 @@ class Metric:
     value: float
     timestamp: int
     step: int = 0
+    # MLflow 3: the logged model (and the dataset) a metric measures, if any.
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
 
     def recency(self) -> tuple[int, int, float]:
         """Sort key deciding which point is a run's "latest" value of a metric.
@@ -100,6 +105,8 @@ class Run:
     params: tuple[Param, ...] = ()
     tags: tuple[Tag, ...] = ()
     dataset_inputs: tuple[DatasetInput, ...] = field(default=())
+    model_inputs: tuple[str, ...] = ()
+    model_outputs: tuple[ModelOutput, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,14 @@ def check_metric(metric: Metric, path: str = "") -> None:
         )
     check_int64(_join(path, "timestamp"), metric.timestamp)
     check_int64(_join(path, "step"), metric.step)
+    check_metric_dataset(metric)
+
+
+def check_metric_dataset(metric: Metric) -> None:
+    if (metric.dataset_name is None) != (metric.dataset_digest is None):
+        raise InvalidArgument(
+            "Both dataset_name and dataset_digest must be provided if one is provided"
+        )
 
 
 def fit_param(param: Param, path: str = "") -> Param:
@@ -153,6 +161,8 @@ def _check_metrics(metrics: Sequence[Metric]) -> None:
             check_metric(metric, f"metrics[{index}]")
         if not MIN_INT64 <= metric.step <= MAX_INT64:
             check_metric(metric, f"metrics[{index}]")
+        if metric.dataset_name is not None or metric.dataset_digest is not None:
+            check_metric_dataset(metric)
 
 
 def fit_batch(

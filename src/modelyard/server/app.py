@@ -61,7 +61,7 @@ def create_app(container: Container) -> Starlette:
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/version", version, methods=["GET"]),
-            *mounts(mlflow.ENDPOINTS),
+            *mounts([*mlflow.ENDPOINTS, *mlflow.EXTENSIONS]),
         ],
         exception_handlers={
             ModelyardError: modelyard_error,

@@ -13,6 +13,7 @@ from modelyard.server.responses import json_response
 log = logging.getLogger("modelyard.server")
 
 STATUS: dict[type[errors.ModelyardError], int] = {
+    errors.RangeNotSatisfiable: 416,
     errors.InvalidArgument: 400,
     errors.NotFound: 404,
     errors.AlreadyExists: 400,
@@ -24,6 +25,7 @@ STATUS: dict[type[errors.ModelyardError], int] = {
     errors.NotImplementedYet: 501,
     errors.Unavailable: 503,
     errors.StaleDatabase: 500,
+    errors.DataCorrupted: 500,
 }
 
 

@@ -8,5 +8,12 @@ import orjson
 from starlette.responses import Response
 
 
-def json_response(content: Any, status_code: int = 200) -> Response:
-    return Response(orjson.dumps(content), status_code=status_code, media_type="application/json")
+def json_response(
+    content: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(content),
+        status_code=status_code,
+        headers=headers,
+        media_type="application/json",
+    )

@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from modelyard.domain.experiments import LifecycleStage, ViewType
+from modelyard.domain.logged_models import (
+    LOG_MODEL_HISTORY_TAG,
+    ModelMetric,
+    ModelOutput,
+    model_history_entry,
+)
 from modelyard.domain.names import random_run_name
 from modelyard.domain.runs import (
     DatasetInput,
@@ -23,9 +31,11 @@ from modelyard.domain.search import RUNS, parse_filter, parse_order_by
 from modelyard.domain.tags import RUN_NAME
 from modelyard.domain.validation import (
     MAX_DATASETS_PER_REQUEST,
+    MAX_TAG_VALUE_LENGTH,
     check_dataset,
     check_input_tag,
     check_key,
+    check_length,
     check_metric,
     check_run_id,
     check_run_name,
@@ -33,7 +43,7 @@ from modelyard.domain.validation import (
     fit_param,
     fit_tag,
 )
-from modelyard.errors import InvalidArgument
+from modelyard.errors import InvalidArgument, NotFound
 from modelyard.services.context import Caller
 from modelyard.services.pagination import check_max_results, decode_token, encode_token
 from modelyard.stores.base import MetricPoint, RunQuery, RunRef, UnitOfWork, UnitOfWorkFactory
@@ -140,10 +150,18 @@ class Runs:
             tx.commit()
 
     def log_metric(self, caller: Caller, run_id: str, metric: Metric) -> None:
+        """Log one point; one carrying a ``model_id`` is also logged to that model.
+
+        Raises:
+            NotFound: no such run.
+            InvalidArgument: a bad metric, a deleted run, or an unknown model.
+        """
         check_metric(metric)
         with self._uow(write=True) as tx:
             ref = self._active_run(tx, caller, run_id)
             tx.metrics.log_metrics(ref, [metric])
+            if metric.model_id:
+                _log_model_metrics(tx, caller, run_id, [metric])
             tx.commit()
 
     def log_param(self, caller: Caller, run_id: str, param: Param) -> None:
@@ -186,9 +204,17 @@ class Runs:
             tx.runs.log_params(ref, params)
             tx.metrics.log_metrics(ref, metrics)
             tx.runs.set_tags(ref, tags)
+            _log_model_metrics(tx, caller, run_id, metrics)
             tx.commit()
 
-    def log_inputs(self, caller: Caller, run_id: str, datasets: Sequence[DatasetInput]) -> None:
+    def log_inputs(
+        self,
+        caller: Caller,
+        run_id: str,
+        datasets: Sequence[DatasetInput],
+        models: Sequence[str] = (),
+    ) -> None:
+        """Record the datasets and the models a run consumed."""
         if len(datasets) > MAX_DATASETS_PER_REQUEST:
             raise InvalidArgument(
                 f"A request can log at most {MAX_DATASETS_PER_REQUEST} datasets, "
@@ -202,6 +228,38 @@ class Runs:
         with self._uow(write=True) as tx:
             ref = self._active_run(tx, caller, run_id)
             tx.runs.log_inputs(ref, datasets)
+            tx.runs.log_model_inputs(ref, models)
+            tx.commit()
+
+    def record_logged_model(self, caller: Caller, run_id: str, model_json: str) -> None:
+        """MLflow 2's ``runs/log-model``: append the model's summary to the run's
+        ``mlflow.log-model.history`` tag.
+
+        Raises:
+            InvalidArgument: malformed model JSON, or the history would exceed a tag's size.
+        """
+        try:
+            entry = model_history_entry(json.loads(model_json))
+        except ValueError:
+            raise InvalidArgument(
+                f"Malformed model info: model_json is not valid JSON: {model_json[:200]!r}"
+            ) from None
+        with self._uow(write=True) as tx:
+            ref = self._active_run(tx, caller, run_id)
+            project = tx.projects.get_project(caller.project)
+            tags = dict((t.key, t.value) for t in tx.runs.get_run(project, run_id).tags)
+            history = json.loads(tags.get(LOG_MODEL_HISTORY_TAG, "[]"))
+            value = json.dumps([*history, entry])
+            check_length(LOG_MODEL_HISTORY_TAG, value, MAX_TAG_VALUE_LENGTH)
+            tx.runs.set_tags(ref, [Tag(LOG_MODEL_HISTORY_TAG, value)])
+            tx.commit()
+
+    def log_outputs(self, caller: Caller, run_id: str, outputs: Sequence[ModelOutput]) -> None:
+        """Record the models a run produced, at which step. Model ids are not checked: a run
+        may produce a model kept elsewhere (MLflow does not check them either)."""
+        with self._uow(write=True) as tx:
+            ref = self._active_run(tx, caller, run_id)
+            tx.runs.log_model_outputs(ref, outputs)
             tx.commit()
 
     def search(
@@ -318,6 +376,7 @@ class Runs:
             return tx.runs.search_datasets(project, experiment_ids, MAX_DATASET_SEARCH_RESULTS)
 
     def _active_run(self, tx: UnitOfWork, caller: Caller, run_id: str) -> RunRef:
+        """The run, which must exist in the caller's project and not be deleted."""
         check_run_id(run_id)
         project = tx.projects.get_project(caller.project)
         ref = tx.runs.get_run_ref(project, run_id)
@@ -327,3 +386,28 @@ class Runs:
                 f"Current state is {ref.lifecycle_stage}."
             )
         return ref
+
+
+def _log_model_metrics(
+    tx: UnitOfWork, caller: Caller, run_id: str, metrics: Sequence[Metric]
+) -> None:
+    """Copy the metrics that name a logged model to that model."""
+    by_model: dict[str, list[ModelMetric]] = defaultdict(list)
+    for m in metrics:
+        if m.model_id:
+            by_model[m.model_id].append(
+                ModelMetric(
+                    m.key, m.value, m.timestamp, m.step, run_id, m.dataset_name, m.dataset_digest
+                )
+            )
+    if not by_model:
+        return
+    project = tx.projects.get_project(caller.project)
+    for model_id, points in by_model.items():
+        try:
+            model = tx.logged_models.get_model_ref(project, model_id, allow_deleted=True)
+        except NotFound:
+            raise InvalidArgument(
+                f"Metrics name the logged model {model_id!r}, which does not exist in this project."
+            ) from None
+        tx.logged_models.log_metrics(model, points)

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 
+from modelyard.domain.artifacts import StoredFile
 from modelyard.domain.experiments import Experiment, LifecycleStage, Project
+from modelyard.domain.logged_models import LoggedModel, ModelMetric, ModelOutput, ModelStatus
 from modelyard.domain.runs import (
     DatasetInput,
     DatasetSummary,
@@ -75,6 +77,30 @@ class RunRef:
     run_id: str
     experiment_key: int
     lifecycle_stage: LifecycleStage
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """What a write needs to know about a logged model before it touches it."""
+
+    key: int
+    model_id: str
+    experiment_key: int
+    lifecycle_stage: LifecycleStage
+
+
+@dataclass(frozen=True, slots=True)
+class ModelQuery:
+    """A logged-models search. ``datasets`` limits which metric points filters look at;
+    ``order_datasets`` gives, per order_by clause, the (name, digest) its metric is read on."""
+
+    experiment_ids: tuple[str, ...]
+    filter: tuple[Comparison, ...] = ()
+    datasets: tuple[tuple[str, str | None], ...] = ()
+    order_by: tuple[OrderBy, ...] = ()
+    order_datasets: tuple[tuple[str, str | None] | None, ...] = ()
+    offset: int = 0
+    limit: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +195,11 @@ class RunStore(Protocol):
 
     def log_inputs(self, ref: RunRef, inputs: Sequence[DatasetInput]) -> None: ...
 
+    def log_model_inputs(self, ref: RunRef, model_ids: Sequence[str]) -> None: ...
+
+    def log_model_outputs(self, ref: RunRef, outputs: Sequence[ModelOutput]) -> None:
+        """Record the models a run produced; logging the same (run, model) again is a no-op."""
+
     def search_runs(self, project: Project, query: RunQuery) -> Page[Run]:
         """Raises NotFound for an unknown experiment id, InvalidArgument for a bad query."""
 
@@ -194,6 +225,52 @@ class MetricStore(Protocol):
     ) -> list[MetricPoint]: ...
 
 
+class LoggedModelStore(Protocol):
+    def create_model(
+        self,
+        project: Project,
+        experiment: ExperimentRef,
+        model: LoggedModel,
+        params: Sequence[Param],
+        tags: Sequence[Tag],
+    ) -> None: ...
+
+    def get_model_ref(
+        self, project: Project, model_id: str, *, allow_deleted: bool = False
+    ) -> ModelRef:
+        """Raises NotFound for an unknown model, or a deleted one unless ``allow_deleted``."""
+
+    def get_model(self, ref: ModelRef) -> LoggedModel: ...
+
+    def finalize_model(
+        self, ref: ModelRef, status: ModelStatus, message: str | None, now_ms: int
+    ) -> None: ...
+
+    def delete_model(self, ref: ModelRef, now_ms: int) -> None: ...
+
+    def set_tags(self, ref: ModelRef, tags: Sequence[Tag]) -> None: ...
+
+    def delete_tag(self, ref: ModelRef, key: str) -> None:
+        """Raises NotFound when the tag is not set."""
+
+    def log_params(self, ref: ModelRef, params: Sequence[Param]) -> None:
+        """Raises InvalidArgument when a key already holds a different value."""
+
+    def log_metrics(self, ref: ModelRef, metrics: Sequence[ModelMetric]) -> None: ...
+
+    def search_models(self, project: Project, query: ModelQuery) -> Page[LoggedModel]: ...
+
+
+class ArtifactFileStore(Protocol):
+    def record_file(self, project: Project, stored: StoredFile, now_ms: int) -> None:
+        """Remember a file's size and checksum, replacing an earlier record of its path."""
+
+    def get_file(self, project: Project, path: str) -> StoredFile | None: ...
+
+    def forget_files(self, project: Project, path: str) -> None:
+        """Drop the records of ``path`` and of every file below it."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``with uow:`` rolls back unless ``commit()`` was called."""
 
@@ -208,6 +285,12 @@ class UnitOfWork(Protocol):
 
     @property
     def metrics(self) -> MetricStore: ...
+
+    @property
+    def artifact_files(self) -> ArtifactFileStore: ...
+
+    @property
+    def logged_models(self) -> LoggedModelStore: ...
 
     def __enter__(self) -> Self: ...
 

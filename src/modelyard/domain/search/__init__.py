@@ -24,7 +24,8 @@ Filter grammar (keywords are case-insensitive, entity prefixes are lower case)::
 A name is a run of word characters (letters of any script, digits, underscore) that is not a
 number. No whitespace is allowed around the dots of a field. Which prefixes, keys, comparators
 and value types are valid is not in the grammar but in a :class:`Vocabulary`, one per search
-endpoint: :data:`RUNS`, :data:`EXPERIMENTS`, :data:`REGISTERED_MODELS` and :data:`MODEL_VERSIONS`.
+endpoint: :data:`RUNS`, :data:`EXPERIMENTS`, :data:`REGISTERED_MODELS`, :data:`MODEL_VERSIONS`
+and :data:`LOGGED_MODELS`.
 
 Order-by grammar, one clause per list item: ``field [ "ASC" | "DESC" ]`` (ascending by default).
 
@@ -82,6 +83,7 @@ from modelyard.domain.search.nodes import Comparison, Entity, OrderBy, ValueKind
 from modelyard.domain.search.ordering import parse_order_by
 from modelyard.domain.search.vocabularies import (
     EXPERIMENTS,
+    LOGGED_MODELS,
     MODEL_VERSIONS,
     REGISTERED_MODELS,
     RUNS,
@@ -91,6 +93,7 @@ from modelyard.domain.search.vocabularies import (
 
 __all__ = [
     "EXPERIMENTS",
+    "LOGGED_MODELS",
     "MAX_COMPARISONS",
     "MAX_FILTER_LENGTH",
     "MAX_LIST_ITEMS",

@@ -233,3 +233,61 @@ MODEL_VERSIONS = Vocabulary(
     fractional_integer_literals=False,
     unique_order_keys=True,
 )
+
+LOGGED_MODELS = Vocabulary(
+    name="logged models search",
+    prefixes=_frozen(
+        {
+            "metric": Entity.METRIC,
+            "metrics": Entity.METRIC,
+            "param": Entity.PARAM,
+            "params": Entity.PARAM,
+            "tag": Entity.TAG,
+            "tags": Entity.TAG,
+            "attribute": Entity.ATTRIBUTE,
+            "attributes": Entity.ATTRIBUTE,
+        }
+    ),
+    open_entities=MappingProxyType(
+        {
+            Entity.METRIC: _METRIC_RULE,
+            Entity.PARAM: _STRING_OR_LIST_RULE,
+            Entity.TAG: _STRING_OR_LIST_RULE,
+        }
+    ),
+    closed_entities=MappingProxyType(
+        {
+            Entity.ATTRIBUTE: _rules(
+                name=_STRING_OR_LIST_RULE,
+                model_id=_STRING_OR_LIST_RULE,
+                model_type=_STRING_OR_LIST_RULE,
+                source_run_id=_STRING_OR_LIST_RULE,
+                # Stored as MLflow's enum numbers: status = 2 is READY.
+                status=_WHOLE_NUMBER_RULE,
+                creation_timestamp_ms=_WHOLE_NUMBER_RULE,
+                last_updated_timestamp_ms=_WHOLE_NUMBER_RULE,
+            )
+        }
+    ),
+    attribute_aliases=MappingProxyType(
+        {
+            "creation_time": "creation_timestamp_ms",
+            "creation_timestamp": "creation_timestamp_ms",
+            "last_updated_timestamp": "last_updated_timestamp_ms",
+        }
+    ),
+    orderable_open_entities=frozenset({Entity.METRIC}),
+    orderable_attributes=frozenset(
+        {
+            "name",
+            "model_id",
+            "model_type",
+            "status",
+            "source_run_id",
+            "creation_timestamp_ms",
+            "last_updated_timestamp_ms",
+        }
+    ),
+    fractional_integer_literals=True,
+    unique_order_keys=True,
+)

@@ -10,6 +10,7 @@ from math import isfinite
 from typing import Any
 
 from modelyard.domain.experiments import Experiment
+from modelyard.domain.logged_models import LoggedModel, ModelMetric
 from modelyard.domain.runs import (
     DatasetInput,
     DatasetSummary,
@@ -86,7 +87,14 @@ def run(r: Run) -> JSON:
     inputs: JSON = {}
     if r.dataset_inputs:
         inputs["dataset_inputs"] = [dataset_input(d) for d in r.dataset_inputs]
-    return {"info": run_info(r.info), "data": data, "inputs": inputs, "outputs": {}}
+    if r.model_inputs:
+        inputs["model_inputs"] = [{"model_id": m} for m in r.model_inputs]
+    outputs: JSON = {}
+    if r.model_outputs:
+        outputs["model_outputs"] = [
+            {"model_id": o.model_id, "step": o.step} for o in r.model_outputs
+        ]
+    return {"info": run_info(r.info), "data": data, "inputs": inputs, "outputs": outputs}
 
 
 def dataset_input(d: DatasetInput) -> JSON:
@@ -118,3 +126,45 @@ def dataset_summary(s: DatasetSummary) -> JSON:
     if s.context is not None:
         body["context"] = s.context
     return body
+
+
+def logged_model(m: LoggedModel) -> JSON:
+    info: JSON = {
+        "model_id": m.model_id,
+        "experiment_id": m.experiment_id,
+        "name": m.name,
+        "creation_timestamp_ms": m.creation_time,
+        "last_updated_timestamp_ms": m.last_update_time,
+        "artifact_uri": m.artifact_uri,
+        "status": m.status.wire_name,
+        "model_type": m.model_type,
+        "source_run_id": m.source_run_id,
+    }
+    if m.status_message is not None:
+        info["status_message"] = m.status_message
+    if m.tags:
+        info["tags"] = [{"key": k, "value": v} for k, v in m.tags]
+    data: JSON = {}
+    if m.params:
+        data["params"] = [{"key": k, "value": v} for k, v in m.params]
+    if m.metrics:
+        data["metrics"] = [model_metric(m.model_id, point) for point in m.metrics]
+    return {"info": info, "data": data}
+
+
+def model_metric(model_id: str, p: ModelMetric) -> JSON:
+    body: JSON = {"key": p.key, "value": double(p.value), "timestamp": p.timestamp, "step": p.step}
+    if p.dataset_name is not None:
+        body["dataset_name"] = p.dataset_name
+        body["dataset_digest"] = p.dataset_digest
+    body["model_id"] = model_id
+    if p.run_id:
+        body["run_id"] = p.run_id
+    return body
+
+
+def file_info(path: str, is_dir: bool, size: int | None) -> JSON:
+    item: JSON = {"path": path, "is_dir": is_dir}
+    if size is not None:
+        item["file_size"] = size
+    return item

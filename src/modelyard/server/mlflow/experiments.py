@@ -105,14 +105,14 @@ async def delete_experiment_tag(request: Request) -> Response:
 
 
 ENDPOINTS = [
-    Endpoint("POST", "/experiments/create", create_experiment),
-    Endpoint("GET", "/experiments/get", get_experiment),
-    Endpoint("GET", "/experiments/get-by-name", get_experiment_by_name),
-    Endpoint("POST", "/experiments/search", search_experiments),
-    Endpoint("GET", "/experiments/search", search_experiments),
-    Endpoint("POST", "/experiments/update", update_experiment),
-    Endpoint("POST", "/experiments/delete", delete_experiment),
-    Endpoint("POST", "/experiments/restore", restore_experiment),
-    Endpoint("POST", "/experiments/set-experiment-tag", set_experiment_tag),
-    Endpoint("POST", "/experiments/delete-experiment-tag", delete_experiment_tag),
+    Endpoint("POST", "/mlflow/experiments/create", create_experiment),
+    Endpoint("GET", "/mlflow/experiments/get", get_experiment),
+    Endpoint("GET", "/mlflow/experiments/get-by-name", get_experiment_by_name),
+    Endpoint("POST", "/mlflow/experiments/search", search_experiments),
+    Endpoint("GET", "/mlflow/experiments/search", search_experiments),
+    Endpoint("POST", "/mlflow/experiments/update", update_experiment),
+    Endpoint("POST", "/mlflow/experiments/delete", delete_experiment),
+    Endpoint("POST", "/mlflow/experiments/restore", restore_experiment),
+    Endpoint("POST", "/mlflow/experiments/set-experiment-tag", set_experiment_tag),
+    Endpoint("POST", "/mlflow/experiments/delete-experiment-tag", delete_experiment_tag),
 ]

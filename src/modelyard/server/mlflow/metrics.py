@@ -68,7 +68,7 @@ async def search_datasets(request: Request) -> Response:
 
 
 ENDPOINTS = [
-    Endpoint("GET", "/metrics/get-history", get_metric_history),
-    Endpoint("GET", "/metrics/get-history-bulk-interval", get_metric_history_bulk_interval),
-    Endpoint("POST", "/experiments/search-datasets", search_datasets),
+    Endpoint("GET", "/mlflow/metrics/get-history", get_metric_history),
+    Endpoint("GET", "/mlflow/metrics/get-history-bulk-interval", get_metric_history_bulk_interval),
+    Endpoint("POST", "/mlflow/experiments/search-datasets", search_datasets),
 ]

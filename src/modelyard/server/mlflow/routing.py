@@ -11,8 +11,9 @@ from starlette.routing import BaseRoute, Mount, Route
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-# MLflow's clients and its web UI use both roots; the UI's is the "ajax" one.
-API_ROOTS = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
+# MLflow's clients and its web UI use both roots; the UI's is the "ajax" one. Endpoint paths
+# continue them: /mlflow/runs/create, /mlflow-artifacts/artifacts/{path}.
+API_ROOTS = ("/api/2.0", "/ajax-api/2.0")
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,6 +21,7 @@ class Endpoint:
     method: str
     path: str
     handler: Handler
+    api_version: int = 2
 
 
 def EMPTY() -> Response:
@@ -32,7 +34,10 @@ def routes(endpoints: Sequence[Endpoint]) -> list[BaseRoute]:
 
 
 def mounts(endpoints: Sequence[Endpoint]) -> list[BaseRoute]:
-    """The endpoints under each API root, for the default project and for /projects/<name>."""
-    inner = routes(endpoints)
-    roots: list[BaseRoute] = [Mount(root, routes=inner) for root in API_ROOTS]
+    """The endpoints under each API root (``/api/<version>.0`` and ``/ajax-api/<version>.0``),
+    for the default project and, under ``/projects/<name>``, for the others."""
+    roots: list[BaseRoute] = []
+    for version in sorted({e.api_version for e in endpoints}):
+        inner = routes([e for e in endpoints if e.api_version == version])
+        roots += [Mount(root.replace("2.0", f"{version}.0"), routes=inner) for root in API_ROOTS]
     return [*roots, Mount("/projects/{project}", routes=list(roots))]

@@ -60,7 +60,15 @@ async def restore_run(request: Request) -> Response:
 
 async def log_metric(request: Request) -> Response:
     message = await json_message(request, wire.LogMetric)
-    metric = Metric(message.key, message.value, message.timestamp, message.step)
+    metric = Metric(
+        message.key,
+        message.value,
+        message.timestamp,
+        message.step,
+        message.model_id or None,
+        message.dataset_name or None,
+        message.dataset_digest or None,
+    )
     await call(container(request).runs.log_metric, caller(request), message.target(), metric)
     return EMPTY()
 
@@ -91,7 +99,18 @@ async def log_batch(request: Request) -> Response:
         container(request).runs.log_batch,
         caller(request),
         message.run_id,
-        metrics=[Metric(m.key, m.value, m.timestamp, m.step) for m in message.metrics],
+        metrics=[
+            Metric(
+                m.key,
+                m.value,
+                m.timestamp,
+                m.step,
+                m.model_id or None,
+                m.dataset_name or None,
+                m.dataset_digest or None,
+            )
+            for m in message.metrics
+        ],
         params=[Param(p.key, p.value) for p in message.params],
         tags=[Tag(t.key, t.value) for t in message.tags],
     )
@@ -111,7 +130,8 @@ async def log_inputs(request: Request) -> Response:
         inputs.append(
             DatasetInput(dataset, tuple(Tag(t.key or "", t.value or "") for t in item.tags))
         )
-    await call(container(request).runs.log_inputs, caller(request), message.run_id, inputs)
+    models = [m.model_id for m in message.models if m.model_id]
+    await call(container(request).runs.log_inputs, caller(request), message.run_id, inputs, models)
     return EMPTY()
 
 
@@ -136,16 +156,16 @@ async def search_runs(request: Request) -> Response:
 
 
 ENDPOINTS = [
-    Endpoint("POST", "/runs/create", create_run),
-    Endpoint("GET", "/runs/get", get_run),
-    Endpoint("POST", "/runs/update", update_run),
-    Endpoint("POST", "/runs/delete", delete_run),
-    Endpoint("POST", "/runs/restore", restore_run),
-    Endpoint("POST", "/runs/log-metric", log_metric),
-    Endpoint("POST", "/runs/log-parameter", log_param),
-    Endpoint("POST", "/runs/set-tag", set_tag),
-    Endpoint("POST", "/runs/delete-tag", delete_tag),
-    Endpoint("POST", "/runs/log-batch", log_batch),
-    Endpoint("POST", "/runs/log-inputs", log_inputs),
-    Endpoint("POST", "/runs/search", search_runs),
+    Endpoint("POST", "/mlflow/runs/create", create_run),
+    Endpoint("GET", "/mlflow/runs/get", get_run),
+    Endpoint("POST", "/mlflow/runs/update", update_run),
+    Endpoint("POST", "/mlflow/runs/delete", delete_run),
+    Endpoint("POST", "/mlflow/runs/restore", restore_run),
+    Endpoint("POST", "/mlflow/runs/log-metric", log_metric),
+    Endpoint("POST", "/mlflow/runs/log-parameter", log_param),
+    Endpoint("POST", "/mlflow/runs/set-tag", set_tag),
+    Endpoint("POST", "/mlflow/runs/delete-tag", delete_tag),
+    Endpoint("POST", "/mlflow/runs/log-batch", log_batch),
+    Endpoint("POST", "/mlflow/runs/log-inputs", log_inputs),
+    Endpoint("POST", "/mlflow/runs/search", search_runs),
 ]

@@ -14,6 +14,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictStr, V
 from pydantic.alias_generators import to_camel
 
 from modelyard.domain.experiments import ViewType
+from modelyard.domain.logged_models import ModelStatus
 from modelyard.domain.runs import RunStatus
 from modelyard.domain.validation import invalid_value, missing_value
 from modelyard.errors import InvalidArgument
@@ -28,8 +29,11 @@ _RUN_STATUSES = {
 }
 
 
-def _enum(table: dict[int, Any]) -> Any:
-    by_name = {member.value: member for member in table.values()}
+_MODEL_STATUS = {status.wire_name: status for status in ModelStatus}
+
+
+def _enum(table: dict[int, Any], names: dict[str, Any] | None = None) -> Any:
+    by_name = names or {member.value: member for member in table.values()}
 
     def convert(value: Any) -> Any:
         if isinstance(value, str) and value in by_name:
@@ -51,6 +55,9 @@ Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
 Double = float
 Required = Annotated[StrictStr, Field(min_length=1)]
 ViewTypeField = Annotated[ViewType, BeforeValidator(_enum(_VIEW_TYPES))]
+ModelStatusField = Annotated[
+    ModelStatus, BeforeValidator(_enum({s.value: s for s in ModelStatus}, names=_MODEL_STATUS))
+]
 RunStatusField = Annotated[RunStatus, BeforeValidator(_enum(_RUN_STATUSES))]
 
 
@@ -149,6 +156,9 @@ class LogMetric(RunAddress):
     value: Double
     timestamp: Int64
     step: Int64 = 0
+    model_id: StrictStr | None = None
+    dataset_name: StrictStr | None = None
+    dataset_digest: StrictStr | None = None
 
 
 class LogParam(RunAddress):
@@ -171,6 +181,9 @@ class MetricValue(Message):
     value: Double
     timestamp: Int64
     step: Int64 = 0
+    model_id: StrictStr | None = None
+    dataset_name: StrictStr | None = None
+    dataset_digest: StrictStr | None = None
 
 
 class RequiredKeyValue(Message):
@@ -230,6 +243,105 @@ class GetMetricHistoryBulkInterval(Message):
     start_step: Int32 | None = None
     end_step: Int32 | None = None
     max_results: Int32 | None = None
+
+
+class CreateLoggedModel(Message):
+    experiment_id: Required
+    name: StrictStr | None = None
+    model_type: StrictStr | None = None
+    source_run_id: StrictStr | None = None
+    params: list[RequiredKeyValue] = []
+    tags: list[RequiredKeyValue] = []
+
+
+class FinalizeLoggedModel(Message):
+    model_id: Required
+    status: ModelStatusField
+
+
+class LoggedModelTags(Message):
+    tags: list[RequiredKeyValue] = []
+
+
+class LoggedModelParams(Message):
+    model_id: StrictStr | None = None
+    params: list[RequiredKeyValue] = []
+
+
+class DatasetRef(Message):
+    dataset_name: StrictStr | None = None
+    dataset_digest: StrictStr | None = None
+
+
+class ModelOrderField(Message):
+    field_name: Required
+    ascending: bool = True
+    dataset_name: StrictStr | None = None
+    dataset_digest: StrictStr | None = None
+
+
+class SearchLoggedModels(Message):
+    experiment_ids: list[StrictStr] = []
+    filter: StrictStr | None = None
+    datasets: list[DatasetRef] = []
+    max_results: Int32 | None = None
+    order_by: list[ModelOrderField] = []
+    page_token: StrictStr | None = None
+
+
+class LogModel(Message):
+    run_id: Required
+    model_json: Required
+
+
+class ModelOutputValue(Message):
+    model_id: Required
+    step: Int64 = 0
+
+
+class LogOutputs(Message):
+    run_id: Required
+    models: list[ModelOutputValue] = []
+
+
+class GetLoggedModel(Message):
+    allow_deleted: bool = False
+
+
+class ListLoggedModelArtifacts(Message):
+    artifact_directory_path: StrictStr | None = None
+    page_token: StrictStr | None = None
+
+
+class CreateMultipartUpload(Message):
+    path: Required
+    num_parts: Int64 = 1
+
+
+class UploadedPart(Message):
+    part_number: Int64
+    etag: StrictStr | None = None
+    url: StrictStr | None = None
+
+
+class CompleteMultipartUpload(Message):
+    path: Required
+    upload_id: Required
+    parts: list[UploadedPart]
+
+
+class AbortMultipartUpload(Message):
+    path: Required
+    upload_id: Required
+
+
+class ListArtifactsRequest(Message):
+    path: StrictStr | None = None
+
+
+class ListRunArtifacts(RunAddress):
+    path: StrictStr | None = None
+    page_token: StrictStr | None = None
 
 
 class SearchDatasets(Message):

@@ -11,6 +11,7 @@ from functools import cache
 from sqlalchemy import Connection, Integer, bindparam, select, type_coerce
 
 from modelyard.domain.experiments import LifecycleStage
+from modelyard.domain.logged_models import ModelOutput
 from modelyard.domain.runs import (
     Dataset,
     DatasetInput,
@@ -30,6 +31,8 @@ from modelyard.stores.sql.tables import (
     metric_series,
     params,
     run_inputs,
+    run_model_inputs,
+    run_model_outputs,
     runs,
     tags,
 )
@@ -79,6 +82,8 @@ class _Statements:
     latest_metrics: AnySelect
     inputs: AnySelect
     input_tags: AnySelect
+    model_inputs: AnySelect
+    model_outputs: AnySelect
 
 
 @cache
@@ -117,6 +122,14 @@ def _statements(dialect: str) -> _Statements:
         input_tags=select(input_tags.c.input_id, input_tags.c.key, input_tags.c.value).where(
             among_keys(input_tags.c.input_id, dialect)
         ),
+        model_inputs=select(run_model_inputs.c.run_id, run_model_inputs.c.model_id)
+        .where(among_keys(run_model_inputs.c.run_id, dialect))
+        .order_by(run_model_inputs.c.model_id),
+        model_outputs=select(
+            run_model_outputs.c.run_id, run_model_outputs.c.model_id, run_model_outputs.c.step
+        )
+        .where(among_keys(run_model_outputs.c.run_id, dialect))
+        .order_by(run_model_outputs.c.model_id),
     )
 
 
@@ -152,6 +165,12 @@ def _assemble(db: Connection, rows: Sequence[AnyRow]) -> dict[int, Run]:
     for run_key, key, value, step, timestamp, is_nan in latest:
         run_metrics[run_key].append(Metric(key, math.nan if is_nan else value, timestamp, step))
     inputs = _dataset_inputs(db, statements, keys)
+    model_inputs: dict[int, list[str]] = defaultdict(list)
+    for run_key, model_id in db.execute(statements.model_inputs, keys).all():
+        model_inputs[run_key].append(model_id)
+    model_outputs: dict[int, list[ModelOutput]] = defaultdict(list)
+    for run_key, model_id, step in db.execute(statements.model_outputs, keys).all():
+        model_outputs[run_key].append(ModelOutput(model_id, step))
     return {
         row.id: Run(
             info=run_info(row),
@@ -159,6 +178,8 @@ def _assemble(db: Connection, rows: Sequence[AnyRow]) -> dict[int, Run]:
             params=tuple(run_params.get(row.id, ())),
             tags=tuple(run_tags.get(row.id, ())),
             dataset_inputs=tuple(inputs.get(row.id, ())),
+            model_inputs=tuple(model_inputs.get(row.id, ())),
+            model_outputs=tuple(model_outputs.get(row.id, ())),
         )
         for row in rows
     }

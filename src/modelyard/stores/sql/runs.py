@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, bindparam, delete, insert, select, tuple_, update
 
 from modelyard.domain.experiments import LifecycleStage, Project
+from modelyard.domain.logged_models import ModelOutput
 from modelyard.domain.runs import (
     DatasetInput,
     DatasetSummary,
@@ -29,6 +30,8 @@ from modelyard.stores.sql.tables import (
     input_tags,
     params,
     run_inputs,
+    run_model_inputs,
+    run_model_outputs,
     runs,
     tags,
 )
@@ -213,6 +216,23 @@ class SqlRunStore:
         ]
         if tag_rows:
             self._db.execute(insert_ignore(self._db, input_tags), tag_rows)
+
+    def log_model_inputs(self, ref: RunRef, model_ids: Sequence[str]) -> None:
+        if model_ids:
+            self._db.execute(
+                insert_ignore(self._db, run_model_inputs),
+                [{"run_id": ref.key, "model_id": m} for m in sorted(set(model_ids))],
+            )
+
+    def log_model_outputs(self, ref: RunRef, outputs: Sequence[ModelOutput]) -> None:
+        if outputs:
+            self._db.execute(
+                insert_ignore(self._db, run_model_outputs),
+                [
+                    {"run_id": ref.key, "model_id": o.model_id, "step": o.step}
+                    for o in sorted(outputs, key=lambda o: o.model_id)
+                ],
+            )
 
     def search_runs(self, project: Project, query: RunQuery) -> Page[Run]:
         keys = self._experiment_keys(project, query.experiment_ids)

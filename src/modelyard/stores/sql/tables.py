@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -161,4 +162,87 @@ input_tags = Table(
     Column("input_id", ForeignKey("run_inputs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(255), primary_key=True),
     Column("value", String(500), nullable=False),
+)
+
+# One row per artifact file written through the server: what its bytes must hash to.
+artifact_files = Table(
+    "artifact_files",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("path", String(1024), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "path"),
+)
+
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", String(36), nullable=False, unique=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("experiment_id", ForeignKey("experiments.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", Text, nullable=False),
+    Column("status", SmallInteger, nullable=False),
+    Column("status_message", Text),
+    Column("model_type", String(500), nullable=False),
+    # The run's public id, unchecked as in MLflow: a model outlives its run.
+    Column("source_run_id", String(32), nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("lifecycle_stage", String(16), nullable=False),
+    Index(None, "experiment_id", "creation_time"),
+)
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    Column("model_id", ForeignKey("logged_models.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    Column("model_id", ForeignKey("logged_models.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Every metric point logged against a model (MLflow returns the whole history with the model).
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("model_id", ForeignKey("logged_models.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Double, nullable=False),
+    Column("is_nan", Boolean, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("run_id", String(32)),
+    Column("dataset_name", String(500)),
+    Column("dataset_digest", String(36)),
+    Index(None, "model_id", "key"),
+)
+
+# Models a run consumed (log-inputs "models") and produced (runs/outputs). Model ids are not
+# checked, as in MLflow: a model may live in another system.
+run_model_inputs = Table(
+    "run_model_inputs",
+    metadata,
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("model_id", String(36), primary_key=True),
+)
+
+run_model_outputs = Table(
+    "run_model_outputs",
+    metadata,
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("model_id", String(36), primary_key=True),
+    Column("step", BigInteger, nullable=False),
 )

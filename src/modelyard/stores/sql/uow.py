@@ -9,8 +9,10 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, OperationalError
 
 from modelyard.errors import InvalidArgument, Unavailable
+from modelyard.stores.sql.artifact_files import SqlArtifactFileStore
 from modelyard.stores.sql.engine import begin
 from modelyard.stores.sql.experiments import SqlExperimentStore
+from modelyard.stores.sql.logged_models import SqlLoggedModelStore
 from modelyard.stores.sql.metrics import SqlMetricStore
 from modelyard.stores.sql.projects import ProjectCache, SqlProjectStore
 from modelyard.stores.sql.runs import SqlRunStore
@@ -23,6 +25,8 @@ class SqlUnitOfWork:
     experiments: SqlExperimentStore
     runs: SqlRunStore
     metrics: SqlMetricStore
+    artifact_files: SqlArtifactFileStore
+    logged_models: SqlLoggedModelStore
 
     def __init__(self, engine: Engine, *, write: bool, projects: ProjectCache) -> None:
         self._engine = engine
@@ -38,6 +42,8 @@ class SqlUnitOfWork:
         self.experiments = SqlExperimentStore(connection)
         self.runs = SqlRunStore(connection)
         self.metrics = SqlMetricStore(connection)
+        self.artifact_files = SqlArtifactFileStore(connection)
+        self.logged_models = SqlLoggedModelStore(connection)
         return self
 
     def __exit__(
