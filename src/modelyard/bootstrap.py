@@ -13,6 +13,7 @@ from modelyard.artifacts.locations import artifact_store
 from modelyard.config import Settings
 from modelyard.services.artifacts import Artifacts
 from modelyard.services.experiments import Experiments
+from modelyard.services.gc import GarbageCollector
 from modelyard.services.logged_models import LoggedModels
 from modelyard.services.multipart import MultipartUploads
 from modelyard.services.projects import Projects
@@ -36,6 +37,7 @@ class Container:
     artifacts: Artifacts
     logged_models: LoggedModels
     multipart: MultipartUploads
+    gc: GarbageCollector
 
     def close(self) -> None:
         self.engine.dispose()
@@ -84,4 +86,5 @@ def build(
         artifacts=artifacts,
         logged_models=LoggedModels(uow, now_ms),
         multipart=MultipartUploads(artifacts, store),
+        gc=GarbageCollector(uow, store, now_ms),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from modelyard.cli.db import db
+from modelyard.cli.gc import gc
 from modelyard.cli.projects import projects
 from modelyard.cli.server import server
 
@@ -18,5 +19,6 @@ def main() -> None:
 main.add_command(server)
 main.add_command(db)
 main.add_command(projects)
+main.add_command(gc)
 
 __all__ = ["main"]

@@ -202,7 +202,7 @@ def proxied_path(uri: str) -> str | None:
     rest = uri[len(PROXY_SCHEME) :]
     if rest.startswith("//"):  # mlflow-artifacts://host:port/path names a server explicitly
         rest = rest[2:].split("/", 1)[1] if "/" in rest[2:] else ""
-    return artifact_path(rest, allow_root=True)
+    return artifact_path(rest.lstrip("/"), allow_root=True)
 
 
 def _sha(recorded: StoredFile | None) -> str | None:

@@ -104,6 +104,16 @@ class ModelQuery:
 
 
 @dataclass(frozen=True, slots=True)
+class Expired:
+    """What ``modelyard gc`` may delete for good: (key, project name, artifact URI) of runs and
+    models, and the keys of experiments."""
+
+    runs: list[tuple[int, str, str]]
+    models: list[tuple[int, str, str]]
+    experiments: list[int]
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryPage:
     history: MetricHistory
     next_offset: int | None
@@ -261,6 +271,17 @@ class LoggedModelStore(Protocol):
     def search_models(self, project: Project, query: ModelQuery) -> Page[LoggedModel]: ...
 
 
+class PurgeStore(Protocol):
+    def find_expired(self, cutoff_ms: int) -> Expired:
+        """Runs and models deleted at or before the cut-off, experiments likewise (with all
+        their runs and models); never the Default experiment."""
+
+    def purge(self, expired: Expired) -> None: ...
+
+    def owned_roots(self, project: str, candidates: Sequence[str]) -> set[str]:
+        """Which artifact roots (proxy paths) a run or a model of the project still owns."""
+
+
 class ArtifactFileStore(Protocol):
     def record_file(self, project: Project, stored: StoredFile, now_ms: int) -> None:
         """Remember a file's size and checksum, replacing an earlier record of its path."""
@@ -291,6 +312,9 @@ class UnitOfWork(Protocol):
 
     @property
     def logged_models(self) -> LoggedModelStore: ...
+
+    @property
+    def purge(self) -> PurgeStore: ...
 
     def __enter__(self) -> Self: ...
 

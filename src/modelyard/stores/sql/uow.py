@@ -15,6 +15,7 @@ from modelyard.stores.sql.experiments import SqlExperimentStore
 from modelyard.stores.sql.logged_models import SqlLoggedModelStore
 from modelyard.stores.sql.metrics import SqlMetricStore
 from modelyard.stores.sql.projects import ProjectCache, SqlProjectStore
+from modelyard.stores.sql.purge import SqlPurgeStore
 from modelyard.stores.sql.runs import SqlRunStore
 
 
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
     metrics: SqlMetricStore
     artifact_files: SqlArtifactFileStore
     logged_models: SqlLoggedModelStore
+    purge: SqlPurgeStore
 
     def __init__(self, engine: Engine, *, write: bool, projects: ProjectCache) -> None:
         self._engine = engine
@@ -44,6 +46,7 @@ class SqlUnitOfWork:
         self.metrics = SqlMetricStore(connection)
         self.artifact_files = SqlArtifactFileStore(connection)
         self.logged_models = SqlLoggedModelStore(connection)
+        self.purge = SqlPurgeStore(connection)
         return self
 
     def __exit__(
