@@ -117,7 +117,13 @@ def start_mlflow(workdir: Path, database: str, *, workers: int = 1) -> ServerPro
 def start_moto(workdir: Path) -> ServerProcess:
     """moto's standalone S3-compatible server, on 127.0.0.1, for the S3 adapter's tests."""
     port = free_port()
-    command = [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)]
+    command = [
+        str(Path(sys.executable).with_name("moto_server")),
+        "-H",
+        "127.0.0.1",
+        "-p",
+        str(port),
+    ]
     return start(
         command, f"http://127.0.0.1:{port}", workdir / f"moto-{port}.log", ready_path="/moto-api/"
     )

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from modelyard.artifacts.base import ArtifactStore
-from modelyard.artifacts.locations import artifact_store
 from modelyard.artifacts.local import LocalArtifactStore
+from modelyard.artifacts.locations import artifact_store
 from modelyard.artifacts.s3 import PART_SIZE
 from modelyard.errors import InvalidArgument, NotFound
 
@@ -110,7 +110,7 @@ def test_missing_files_and_directories_in_the_way(store: ArtifactStore) -> None:
 
 def test_names_with_spaces_and_unicode(store: ArtifactStore) -> None:
     path = "runs/my model/données ü/résumé 1.txt"
-    put(store, path, "ok".encode())
+    put(store, path, b"ok")
     assert read(store, path) == b"ok"
     assert [i.path for i in store.list("runs/my model")] == ["runs/my model/données ü"]
 
@@ -132,7 +132,7 @@ def test_local_partial_uploads_are_hidden(tmp_path: Path) -> None:
     store = LocalArtifactStore(tmp_path / "root")
     writer = store.writer("x/file")
     writer.write(b"abc")
-    assert [p.name for p in (store.root / "x").iterdir()][0].startswith(".upload-")
+    assert next(p.name for p in (store.root / "x").iterdir()).startswith(".upload-")
     assert store.list("x") == []
     writer.commit()
     assert [i.path for i in store.list("x")] == ["x/file"]

@@ -47,7 +47,9 @@ def test_every_supported_endpoint_of_the_table_is_routed_and_nothing_else() -> N
     assert routed == supported_routes(load_endpoints())
 
 
-@pytest.mark.parametrize("root", [f"{r}/mlflow" for r in API_ROOTS] + ["/projects/default/api/2.0/mlflow"])
+@pytest.mark.parametrize(
+    "root", [f"{r}/mlflow" for r in API_ROOTS] + ["/projects/default/api/2.0/mlflow"]
+)
 def test_every_root_serves_the_api(http: AppClient, root: str) -> None:
     run_id = create_run(http, root)
     response = http.get(f"{root}/runs/get", params={"run_id": run_id})

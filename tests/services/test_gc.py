@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy
 from click.testing import CliRunner
-
-import pytest
 
 from modelyard.bootstrap import Container
 from modelyard.cli import main
