@@ -98,7 +98,11 @@ class NotImplementedYet(ModelyardError):
 
 
 class RangeNotSatisfiable(InvalidArgument):
-    """The byte range asked for lies outside the file."""
+    """The byte range asked for lies outside the file (of ``size`` bytes, when known)."""
+
+    def __init__(self, message: str, size: int | None = None) -> None:
+        super().__init__(message)
+        self.size = size
 
 
 class DataCorrupted(ModelyardError):

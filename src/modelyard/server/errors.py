@@ -42,7 +42,12 @@ def error_body(code: str, message: str) -> dict[str, str]:
 
 async def modelyard_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, errors.ModelyardError)
-    return json_response(error_body(exc.code, exc.message), status_code=status_of(exc))
+    headers = None
+    if isinstance(exc, errors.RangeNotSatisfiable) and exc.size is not None:
+        headers = {"Content-Range": f"bytes */{exc.size}"}  # RFC 9110: the current length
+    return json_response(
+        error_body(exc.code, exc.message), status_code=status_of(exc), headers=headers
+    )
 
 
 async def unexpected_error(request: Request, exc: Exception) -> Response:

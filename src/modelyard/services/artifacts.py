@@ -118,7 +118,7 @@ class Artifacts:
         with self._uow(write=False) as tx:
             recorded = tx.artifact_files.get_file(project, relative)
         size = info.size
-        if wanted is not None:
+        if wanted is not None and size > 0:  # an empty file has no byte to range over
             byte_range = _byte_range(wanted, size)
             chunks = self._store.read(location, byte_range.start, byte_range.end)
             return Download(relative, size, _sha(recorded), byte_range, chunks)
@@ -213,11 +213,12 @@ def _byte_range(wanted: tuple[int | None, int | None], size: int) -> ByteRange:
     first, last = wanted
     if first is None:  # a suffix: the last N bytes
         if last is None or last <= 0:
-            raise RangeNotSatisfiable(f"Invalid byte range for a file of {size} bytes.")
+            raise RangeNotSatisfiable(f"Invalid byte range for a file of {size} bytes.", size)
         return ByteRange(max(0, size - last), size)
     if first >= size or (last is not None and last < first):
         raise RangeNotSatisfiable(
-            f"Byte range {first}-{'' if last is None else last} is outside the file ({size} bytes)."
+            f"Byte range {first}-{'' if last is None else last} is outside the file ({size} bytes).",
+            size,
         )
     end = size if last is None else min(last + 1, size)
     return ByteRange(first, end)

@@ -13,6 +13,7 @@ from modelyard.domain.runs import Tag
 from modelyard.domain.search import EXPERIMENTS, parse_filter, parse_order_by
 from modelyard.domain.validation import check_experiment_name, check_experiment_tag
 from modelyard.errors import InvalidArgument, NotFound
+from modelyard.services.artifacts import PROXY_SCHEME, proxied_path
 from modelyard.services.context import Caller
 from modelyard.services.pagination import check_max_results, decode_token, encode_token
 from modelyard.stores.base import ExperimentQuery, ExperimentRef, UnitOfWorkFactory
@@ -27,7 +28,11 @@ def default_artifact_location(experiment_id: str) -> str:
 
 
 def check_artifact_location(location: str | None) -> None:
-    """A client may name remote storage, but never a path on the server's own disk."""
+    """A client may name remote storage, or a place under the proxy, but never a path on the
+    server's own disk or one that leaves the proxy's root."""
+    if location and location.startswith(PROXY_SCHEME):
+        proxied_path(location)  # raises InvalidArgument for '..' and the like
+        return
     if location and not location.startswith(_REMOTE_SCHEMES):
         raise InvalidArgument(
             f"artifact_location {location!r} is refused: the server keeps artifacts under its "

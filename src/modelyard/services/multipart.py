@@ -21,7 +21,7 @@ from modelyard.services.context import Caller
 
 MAX_PARTS = 10_000
 MULTIPART_ROOT = ".multipart"
-_UPLOAD_ID = re.compile(r"^[0-9a-f]{32}$")
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class MultipartUploads:
@@ -88,7 +88,7 @@ class MultipartUploads:
         self._store.delete(self._parts_dir(caller, upload_id))
 
     def _parts_dir(self, caller: Caller, upload_id: str) -> str:
-        if not _UPLOAD_ID.match(upload_id):
+        if not _UPLOAD_ID.fullmatch(upload_id):
             raise InvalidArgument(f"Invalid upload_id {upload_id!r}.")
         project = self._artifacts.project_of(caller)
         return f"{MULTIPART_ROOT}/{project.name}/{upload_id}"
