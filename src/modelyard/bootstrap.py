@@ -85,6 +85,6 @@ def build(
         runs=Runs(uow, now_ms),
         artifacts=artifacts,
         logged_models=LoggedModels(uow, now_ms),
-        multipart=MultipartUploads(artifacts, store),
+        multipart=MultipartUploads(artifacts, store, now_ms),
         gc=GarbageCollector(uow, store, now_ms),
     )

@@ -139,3 +139,19 @@ def test_the_command_reports_and_dry_runs(database_url: str, tmp_path: object) -
     assert result.exit_code == 0 and "7" in result.output  # the 7 bytes of f.txt
     result = CliRunner().invoke(main, [*arguments, "--older-than", "soon"])
     assert result.exit_code == 1 and "invalid duration" in result.output
+
+
+def test_gc_removes_multipart_uploads_abandoned_for_a_day(container: Container) -> None:
+    from modelyard.services.multipart import new_upload_id
+
+    now = container.gc._now()
+    old = new_upload_id(now - 2 * DAY_MS)
+    recent = new_upload_id(now - 3600 * 1000)
+    for upload_id in (old, recent):
+        part = container.multipart.begin_part(CALLER, upload_id, 1)
+        part.write(b"part")
+        part.finish()
+    report = container.gc.collect(0)
+    assert report.abandoned_uploads == 1
+    remaining = [i.path for i in container.artifacts._store.walk(".multipart")]
+    assert remaining == [f".multipart/default/{recent}/00001"]

@@ -20,7 +20,8 @@ from modelyard.errors import InvalidArgument
         ("my model/données ü.txt", "my model/données ü.txt"),
         ("a..b/c...d", "a..b/c...d"),
         ("50%/done", "50%/done"),
-        ("%41%42", "%41%42"),  # an encoding of harmless letters stays as the file name it is
+        ("%41%42", "AB"),  # decoded until stable, as MLflow stores it
+        ("x%2520y.txt", "x y.txt"),
     ],
 )
 def test_safe_paths_are_normalised(raw: str, normalised: str) -> None:
@@ -47,6 +48,8 @@ def test_safe_paths_are_normalised(raw: str, normalised: str) -> None:
         ("%2fetc/passwd", "relative"),
         ("a%5c..%5cb", "backslash"),
         ("a%00b", "control"),
+        ("h#ash.txt", "'#'"),
+        ("h%23ash.txt", "'#'"),
         ("", "empty"),
         ("./.", "empty"),
         ("x" * (MAX_PATH_LENGTH + 1), "longer than"),

@@ -21,11 +21,16 @@ _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 def artifact_path(raw: str, *, allow_root: bool = False) -> str:
-    """Normalise ``raw`` to ``a/b/c`` (no leading slash, no empty or ``.`` segments).
+    """Decode and normalise ``raw`` to ``a/b/c`` (no leading slash, no empty or ``.`` segments).
+
+    The path is percent-decoded until it stops changing, as MLflow's server does: its client
+    sends names unquoted and decodes the names it lists, so ``x%2520y`` must be stored as
+    ``x y`` to be found again.
 
     Refused with InvalidArgument: ``..`` segments, absolute paths, drive letters, backslashes,
-    NUL and other control characters, segments over 255 bytes, paths over 1024 characters, and
-    any of these hidden behind a further level of percent-encoding (``%2e%2e``, ``%252e``).
+    NUL and other control characters, ``#`` (MLflow's client refuses listings containing it),
+    segments over 255 bytes and paths over 1024 characters, at any level of encoding
+    (``%2e%2e``, ``%252e``).
 
     Args:
         raw: the path as the client sent it, after the HTTP layer's own percent-decoding.
@@ -33,12 +38,12 @@ def artifact_path(raw: str, *, allow_root: bool = False) -> str:
     """
     _refuse_unsafe(raw)
     decoded = raw
-    for _ in range(3):  # a path that still decodes to something unsafe was an attack
+    for _ in range(10):
         if not _ENCODED.search(decoded):
             break
         decoded = unquote(decoded)
         _refuse_unsafe(decoded, shown=raw)
-    segments = [s for s in raw.split("/") if s not in ("", ".")]
+    segments = [s for s in decoded.split("/") if s not in ("", ".")]
     if not segments and not allow_root:
         raise InvalidArgument("Artifact path is empty: name a file, e.g. 'model/MLmodel'.")
     for segment in segments:
@@ -60,6 +65,8 @@ def _refuse_unsafe(path: str, shown: str | None = None) -> None:
         raise InvalidArgument(
             f"Invalid artifact path {shown!r}: it must be relative (no leading '/' or drive)."
         )
+    if "#" in path:
+        raise InvalidArgument(f"Invalid artifact path {shown!r}: '#' is not allowed in names.")
     if "\\" in path:
         raise InvalidArgument(f"Invalid artifact path {shown!r}: backslashes are not allowed.")
     if any(unicodedata.category(c) == "Cc" for c in path):

@@ -68,6 +68,7 @@ def gc(
     table.add_row("logged models", str(report.models))
     table.add_row("experiments", str(report.experiments))
     table.add_row("orphaned artifact directories", str(len(report.orphaned_roots)))
+    table.add_row("abandoned multipart uploads", str(report.abandoned_uploads))
     table.add_row("artifact files", str(report.files))
     table.add_row("bytes freed" if not dry_run else "bytes to free", f"{report.bytes:,}")
     Console().print(table)

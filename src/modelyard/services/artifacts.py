@@ -217,7 +217,8 @@ def _byte_range(wanted: tuple[int | None, int | None], size: int) -> ByteRange:
         return ByteRange(max(0, size - last), size)
     if first >= size or (last is not None and last < first):
         raise RangeNotSatisfiable(
-            f"Byte range {first}-{'' if last is None else last} is outside the file ({size} bytes).",
+            f"Byte range {first}-{'' if last is None else last} is outside the file "
+            f"({size} bytes).",
             size,
         )
     end = size if last is None else min(last + 1, size)

@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 
 from modelyard.artifacts.base import ArtifactStore
 from modelyard.services.artifacts import proxied_path
+from modelyard.services.multipart import MULTIPART_ROOT, upload_started_ms
 from modelyard.stores.base import UnitOfWorkFactory
 
 _RUN_ROOT = re.compile(r"^\d+/[0-9a-f]{32}/artifacts$")
 _MODEL_ROOT = re.compile(r"^\d+/models/m-[0-9a-f]{32}/artifacts$")
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+ABANDONED_UPLOAD_MS = 24 * 3600 * 1000
 
 
 @dataclass
@@ -24,6 +27,7 @@ class GcReport:
     files: int = 0
     bytes: int = 0
     orphaned_roots: list[str] = field(default_factory=list)
+    abandoned_uploads: int = 0
     dry_run: bool = False
 
 
@@ -37,7 +41,8 @@ class GarbageCollector:
 
     def collect(self, older_than_ms: int, *, dry_run: bool = False) -> GcReport:
         """Remove runs, models and experiments deleted at least ``older_than_ms`` ago, with
-        their metrics and artifacts, then artifact directories no run or model owns.
+        their metrics and artifacts, then artifact directories no run or model owns, and
+        multipart uploads abandoned for more than a day.
 
         The database rows go first, in one transaction; files after. A crash in between leaves
         files without owners, which the orphan sweep of the next collection removes.
@@ -66,7 +71,20 @@ class GarbageCollector:
                 with self._uow(write=True) as tx:
                     tx.artifact_files.forget_files(tx.projects.get_project(project), root)
                     tx.commit()
+        self._remove_abandoned_uploads(older_than_ms, report, dry_run)
         return report
+
+    def _remove_abandoned_uploads(
+        self, older_than_ms: int, report: GcReport, dry_run: bool
+    ) -> None:
+        """Multipart uploads never completed nor aborted, older than the cut-off and a day."""
+        cutoff = self._now() - max(older_than_ms, ABANDONED_UPLOAD_MS)
+        for project in self._store.list(MULTIPART_ROOT):
+            for upload in self._store.list(project.path):
+                upload_id = upload.path.rsplit("/", 1)[-1]
+                if _UPLOAD_ID.fullmatch(upload_id) and upload_started_ms(upload_id) <= cutoff:
+                    report.abandoned_uploads += 1
+                    self._remove(upload.path, report, dry_run)
 
     def _remove(self, location: str, report: GcReport, dry_run: bool) -> None:
         for info in self._store.walk(location):

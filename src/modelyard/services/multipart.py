@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from modelyard.artifacts.base import ArtifactStore
 from modelyard.artifacts.paths import artifact_path
@@ -24,10 +24,23 @@ MULTIPART_ROOT = ".multipart"
 _UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
+def new_upload_id(now_ms: int) -> str:
+    """32 hex digits: the start time in milliseconds (12), then randomness (20), so that
+    ``modelyard gc`` can tell abandoned uploads by their age without a database row."""
+    return f"{now_ms:012x}{uuid.uuid4().hex[:20]}"
+
+
+def upload_started_ms(upload_id: str) -> int:
+    return int(upload_id[:12], 16)
+
+
 class MultipartUploads:
-    def __init__(self, artifacts: Artifacts, store: ArtifactStore) -> None:
+    def __init__(
+        self, artifacts: Artifacts, store: ArtifactStore, clock: Callable[[], int]
+    ) -> None:
         self._artifacts = artifacts
         self._store = store
+        self._now = clock
 
     def create(self, caller: Caller, directory: str, local_path: str, parts: int) -> str:
         """Start an upload of ``local_path``'s file into ``directory``; return its id.
@@ -39,7 +52,7 @@ class MultipartUploads:
         if not 1 <= parts <= MAX_PARTS:
             raise InvalidArgument(f"num_parts must be between 1 and {MAX_PARTS}, got {parts}.")
         self._artifacts.project_of(caller)
-        return uuid.uuid4().hex
+        return new_upload_id(self._now())
 
     def begin_part(self, caller: Caller, upload_id: str, part_number: int) -> Upload:
         """Start receiving one part; it is kept apart until the upload completes."""
