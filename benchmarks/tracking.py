@@ -45,18 +45,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import gc
 import importlib.util
 import io
 import json
 import math
 import os
-import platform
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -67,43 +63,42 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-# mlflow reads these when it is imported (telemetry) or on each call (retries, timeout).
-CLIENT_ENV = {
-    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-    "MLFLOW_HTTP_REQUEST_TIMEOUT": "600",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DO_NOT_TRACK": "true",
-}
-os.environ.update(CLIENT_ENV)
+# First: _harness sets the mlflow client's environment (CLIENT_ENV) before mlflow is imported.
+from _harness import (
+    BASELINE,
+    HOST,
+    StartupError,
+    console,
+    cpu_spent,
+    kilobytes,
+    launch,
+    load_average,
+    log_tail,
+    machine_basics,
+    print_machine,
+    process_tree,
+    ratio_cell,
+    status_cell,
+    tree_cpu_seconds,
+)
 
-import httpx  # noqa: E402
-import mlflow  # noqa: E402
-import psycopg  # noqa: E402
-from mlflow.entities import Metric, Param, Run, RunTag  # noqa: E402
-from mlflow.protos.service_pb2 import SearchRuns  # noqa: E402
-from mlflow.utils.proto_json_utils import parse_dict  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.markup import escape  # noqa: E402
-from rich.table import Table  # noqa: E402
+# isort: split
+import httpx
+import mlflow
+import psycopg
+from mlflow.entities import Metric, Param, Run, RunTag
+from mlflow.protos.service_pb2 import SearchRuns
+from mlflow.utils.proto_json_utils import parse_dict
+from rich.markup import escape
+from rich.table import Table
 
-import modelyard  # noqa: E402
-
-HOST = "127.0.0.1"
 API = "/api/2.0/mlflow"
-STARTUP_TIMEOUT_S = 180.0
-SETTLE_TIMEOUT_S = 60.0
-SETTLE_WINDOW_S = 0.5
-IDLE_CORES = 0.1
-STOP_GRACE_S = 5.0
 POPULATE_THREADS = 8
 HISTORY_PAGE = 25_000
 SEARCH_FILTER = "metrics.acc > 0.5 and params.model = 'tree'"
 SEARCH_ORDER = ["metrics.acc DESC"]
 SEARCH_MAX_RESULTS = 1000
 MODELS = ("tree", "linear", "forest", "mlp")
-BASELINE = "mlflow"
-
-console = Console(width=None if sys.stdout.isatty() else 150, log_path=False)
 
 
 @dataclass(frozen=True)
@@ -399,57 +394,14 @@ class Results:
 # --- processes ----------------------------------------------------------------------------------
 
 
-def _stat_fields(pid: int) -> list[str]:
-    """Fields of /proc/PID/stat after the command name: index 0 is field 3 (state)."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    return text[text.rindex(")") + 2 :].split()
-
-
-def process_tree(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                parent = int(_stat_fields(int(entry.name))[1])
-                children.setdefault(parent, []).append(int(entry.name))
-    tree, frontier = [], [root]
-    while frontier:
-        pid = frontier.pop()
-        tree.append(pid)
-        frontier.extend(children.get(pid, []))
-    return tree
-
-
-def tree_cpu_seconds(root: int) -> float:
-    ticks = 0
-    for pid in process_tree(root):
-        with contextlib.suppress(OSError):
-            fields = _stat_fields(pid)
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _kilobytes(path: str, label: str) -> int:
-    for line in Path(path).read_text().splitlines():
-        if line.startswith(label):
-            return int(line.split()[1])
-    return 0
-
-
 def tree_memory(server: str, root: int) -> MemoryResult:
     pids = process_tree(root)
     rss = pss = 0
     for pid in pids:
         with contextlib.suppress(OSError):
-            rss += _kilobytes(f"/proc/{pid}/status", "VmRSS:")
-            pss += _kilobytes(f"/proc/{pid}/smaps_rollup", "Pss:")
+            rss += kilobytes(f"/proc/{pid}/status", "VmRSS:")
+            pss += kilobytes(f"/proc/{pid}/smaps_rollup", "Pss:")
     return MemoryResult(server, len(pids), rss / 1024, pss / 1024)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 # --- servers ------------------------------------------------------------------------------------
@@ -480,10 +432,6 @@ class ServerConfig:
         ]  # fmt: skip
 
 
-class StartupError(RuntimeError):
-    pass
-
-
 @dataclass
 class RunningServer:
     config: ServerConfig
@@ -495,70 +443,16 @@ class RunningServer:
         return tree_cpu_seconds(self.process.pid)
 
     def log_tail(self, lines: int = 15) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def wait_healthy(server: RunningServer) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise StartupError(f"{server.config.label} exited on start:\n{server.log_tail()}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{server.url}/health", timeout=2).status_code == 200:
-                return
-        time.sleep(0.2)
-    raise StartupError(f"{server.config.label} not healthy after {STARTUP_TIMEOUT_S:.0f} s")
-
-
-def wait_idle(server: RunningServer) -> None:
-    """Wait until the server's start-up work is over: two half-seconds in a row nearly idle."""
-    deadline = time.monotonic() + SETTLE_TIMEOUT_S
-    quiet, previous = 0, server.cpu_seconds()
-    while quiet < 2 and time.monotonic() < deadline:
-        time.sleep(SETTLE_WINDOW_S)
-        current = server.cpu_seconds()
-        quiet = quiet + 1 if current - previous < IDLE_CORES * SETTLE_WINDOW_S else 0
-        previous = current
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's process group, then SIGKILL to whatever is left of it."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=STOP_GRACE_S)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait()
+        return log_tail(self.log_path, lines)
 
 
 @contextlib.contextmanager
 def running(config: ServerConfig, database_uri: str, workdir: Path) -> Iterator[RunningServer]:
-    port = free_port()
-    log_path = workdir / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            config.command(port, database_uri, workdir / "artifacts"),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    server = RunningServer(config, f"http://{HOST}:{port}", process, log_path)
-    try:
-        started = time.perf_counter()
-        wait_healthy(server)
-        healthy = time.perf_counter() - started
-        wait_idle(server)
-        console.log(
-            f"{config.label}: healthy after {healthy:.1f} s, idle after "
-            f"{time.perf_counter() - started:.1f} s, at {server.url}"
-        )
-        yield server
-    finally:
-        stopping = time.perf_counter()
-        stop(process)
-        console.log(f"{config.label}: stopped in {time.perf_counter() - stopping:.1f} s")
+    def command(port: int) -> list[str]:
+        return config.command(port, database_uri, workdir / "artifacts")
+
+    with launch(config.label, command, workdir / "server.log") as process:
+        yield RunningServer(config, process.url, process.process, process.log_path)
 
 
 # --- databases ----------------------------------------------------------------------------------
@@ -711,22 +605,6 @@ def timed(call: Callable[[], object], repeats: int, warmups: int = 0) -> list[fl
         call()
         latencies.append(time.perf_counter() - before)
     return latencies
-
-
-@dataclass
-class CpuSpent:
-    server: float = 0.0
-    client: float = 0.0
-
-
-@contextlib.contextmanager
-def cpu_spent(server: RunningServer) -> Iterator[CpuSpent]:
-    """CPU seconds of the server's process tree and of this process inside the block."""
-    spent = CpuSpent()
-    server_before, client_before = server.cpu_seconds(), time.process_time()
-    yield spent
-    spent.server = server.cpu_seconds() - server_before
-    spent.client = time.process_time() - client_before
 
 
 def measure_log_metric(
@@ -1065,26 +943,9 @@ def fasttrackml_version(binary: str | None) -> str | None:
     return done.stdout.strip().rsplit(" ", 1)[-1] or None
 
 
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "unknown"
-
-
-def load_average() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def machine_info(databases: Databases, fasttrackml: str | None) -> dict[str, Any]:
     return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "memory GB": round(_kilobytes("/proc/meminfo", "MemTotal:") / 1024**2, 1),
-        "python": platform.python_version(),
-        "mlflow": mlflow.__version__,
-        "modelyard": modelyard.__version__,
+        **machine_basics(),
         "fasttrackml": fasttrackml_version(fasttrackml) or "not installed",
         "backend": databases.describe(),
         "load average at start": load_average(),
@@ -1092,13 +953,6 @@ def machine_info(databases: Databases, fasttrackml: str | None) -> dict[str, Any
 
 
 # --- report -------------------------------------------------------------------------------------
-
-
-def print_machine(info: dict[str, Any]) -> None:
-    table = Table(title="Machine", title_justify="left", show_header=False)
-    for key, value in info.items():
-        table.add_row(key, str(value))
-    console.print(table)
 
 
 def measure_title(measure: Measure, w: Workload) -> str:
@@ -1111,14 +965,6 @@ def measure_title(measure: Measure, w: Workload) -> str:
         "memory": "whole process tree",
     }
     return f"{measure.title} ({sizes[measure.key]})"
-
-
-def status_cell(met: bool | None) -> str:
-    return {True: "[green]met", False: "[red]NOT met", None: "n/a"}[met]
-
-
-def ratio_cell(ratio: float | None) -> str:
-    return f"{ratio:.2f}x" if ratio else "n/a"
 
 
 def print_measure(measure: Measure, results: Results, labels: dict[str, str], w: Workload) -> None:
