@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 
 from modelyard.artifacts.base import CHUNK_SIZE, FileInfo
 from modelyard.errors import InvalidArgument, NotFound
 
-# S3 requires parts of at least 5 MiB (but the last); 8 MiB keeps 1 GiB within 128 parts.
-PART_SIZE = 8 * 1024 * 1024
+# S3 requires parts of at least 5 MiB (but the last); with two 6 MiB parts in flight a large
+# upload holds about 20 MiB, well within the 50 MB budget of a transfer.
+PART_SIZE = 6 * 1024 * 1024
+PARTS_IN_FLIGHT = 2
+_PART_UPLOADS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="modelyard-s3-part")
 _DELETE_BATCH = 1000
 
 
@@ -119,55 +124,65 @@ class S3ArtifactStore:
 
 
 class S3Writer:
-    """Buffers up to one part; a file smaller than a part is a single PUT."""
+    """Buffers up to one part; a file smaller than a part is a single PUT. Larger files go up
+    as a multipart upload with a few parts in flight at once, so the network round trips of
+    one part overlap the receiving of the next."""
 
     def __init__(self, client: Any, bucket: str, key: str) -> None:
         self._s3 = client
         self._bucket = bucket
         self._key = key
-        self._buffer = bytearray()
+        self._pending: list[bytes] = []
+        self._pending_size = 0
         self._upload_id: str | None = None
-        self._parts: list[dict[str, Any]] = []
+        self._parts: list[Future[dict[str, Any]]] = []
+        self._slots = threading.BoundedSemaphore(PARTS_IN_FLIGHT)
 
     def write(self, data: bytes) -> None:
-        self._buffer += data
-        while len(self._buffer) >= PART_SIZE:
-            part = bytes(self._buffer[:PART_SIZE])
-            del self._buffer[:PART_SIZE]
-            self._upload_part(part)
+        self._pending.append(data)
+        self._pending_size += len(data)
+        if self._pending_size >= PART_SIZE:
+            self._send_part()
 
-    def _upload_part(self, data: bytes) -> None:
+    def _send_part(self) -> None:
+        data = b"".join(self._pending)
+        self._pending, self._pending_size = [], 0
         if self._upload_id is None:
             created = self._s3.create_multipart_upload(Bucket=self._bucket, Key=self._key)
             self._upload_id = created["UploadId"]
+        self._slots.acquire()  # at most PARTS_IN_FLIGHT parts held in memory
         number = len(self._parts) + 1
-        uploaded = self._s3.upload_part(
-            Bucket=self._bucket,
-            Key=self._key,
-            UploadId=self._upload_id,
-            PartNumber=number,
-            Body=data,
-        )
-        self._parts.append({"PartNumber": number, "ETag": uploaded["ETag"]})
+        self._parts.append(_PART_UPLOADS.submit(self._upload_part, self._upload_id, number, data))
+
+    def _upload_part(self, upload_id: str, number: int, data: bytes) -> dict[str, Any]:
+        try:
+            uploaded = self._s3.upload_part(
+                Bucket=self._bucket, Key=self._key, UploadId=upload_id, PartNumber=number, Body=data
+            )
+            return {"PartNumber": number, "ETag": uploaded["ETag"]}
+        finally:
+            self._slots.release()
 
     def commit(self) -> None:
         if self._upload_id is None:
-            self._s3.put_object(Bucket=self._bucket, Key=self._key, Body=bytes(self._buffer))
-            self._buffer.clear()
+            self._s3.put_object(Bucket=self._bucket, Key=self._key, Body=b"".join(self._pending))
+            self._pending = []
             return
-        if self._buffer:
-            self._upload_part(bytes(self._buffer))
-            self._buffer.clear()
+        if self._pending:
+            self._send_part()
+        parts = [part.result() for part in self._parts]
         self._s3.complete_multipart_upload(
             Bucket=self._bucket,
             Key=self._key,
             UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._parts},
+            MultipartUpload={"Parts": parts},
         )
         self._upload_id = None
 
     def abort(self) -> None:
-        self._buffer.clear()
+        self._pending = []
+        for part in self._parts:
+            part.exception()  # wait, so no part lands after the abort
         if self._upload_id is not None:
             upload_id, self._upload_id = self._upload_id, None
             self._s3.abort_multipart_upload(Bucket=self._bucket, Key=self._key, UploadId=upload_id)

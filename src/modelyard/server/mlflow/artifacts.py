@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import mimetypes
 import re
 from collections.abc import AsyncIterator
@@ -25,17 +27,18 @@ UPLOAD_BLOCK = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
-async def _blocks(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def _blocks(chunks: AsyncIterator[bytes]) -> AsyncIterator[list[bytes]]:
+    """The body regrouped into lists of about UPLOAD_BLOCK bytes (without copying them)."""
     pending: list[bytes] = []
     size = 0
     async for chunk in chunks:
         pending.append(chunk)
         size += len(chunk)
         if size >= UPLOAD_BLOCK:
-            yield b"".join(pending)
+            yield pending
             pending, size = [], 0
     if pending:
-        yield b"".join(pending)
+        yield pending
 
 
 def checksum_headers(sha256: str | None) -> dict[str, str]:
@@ -47,12 +50,24 @@ def checksum_headers(sha256: str | None) -> dict[str, str]:
 
 
 async def receive(request: Request, upload: Upload) -> StoredFile:
-    """Stream the request body into ``upload``; abort it if anything goes wrong."""
+    """Stream the request body into ``upload``; abort it if anything goes wrong.
+
+    One block is written while the next is received: uvicorn stops reading the socket once
+    64 KiB wait for the application, so awaiting each write would idle the network.
+    """
+    writing: asyncio.Task[None] | None = None
     try:
         async for block in _blocks(request.stream()):
-            await offload(upload.write, block)
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(offload(upload.write_block, block))
+        if writing is not None:
+            await writing
         return await offload(upload.finish)
     except BaseException:
+        if writing is not None and not writing.done():
+            with contextlib.suppress(BaseException):
+                await writing
         await offload(upload.abort)
         raise
 
