@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
@@ -121,6 +122,7 @@ def searchable(container: Container) -> dict[str, str]:
             ("e", 0.95, ""),
         ]
     ):
+        time.sleep(0.002)  # distinct creation times: the default order is newest first
         model = container.logged_models.create(
             CALLER,
             experiment,
