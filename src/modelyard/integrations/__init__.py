@@ -1,0 +1,1 @@
+"""Hooks modelyard installs into other tools (the mlflow client)."""
