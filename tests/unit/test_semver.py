@@ -49,7 +49,7 @@ def test_valid_versions_round_trip(text: str) -> None:
     ],
 )
 def test_invalid_versions_are_refused_with_the_expected_form(text: str) -> None:
-    with pytest.raises(InvalidArgument, match="MAJOR.MINOR.PATCH|leading zeros"):
+    with pytest.raises(InvalidArgument, match=r"MAJOR\.MINOR\.PATCH|leading zeros"):
         SemVer.parse(text)
 
 
