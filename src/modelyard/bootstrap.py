@@ -12,11 +12,14 @@ from sqlalchemy import Engine
 from modelyard.artifacts.locations import artifact_store
 from modelyard.config import Settings
 from modelyard.services.artifacts import Artifacts
+from modelyard.services.audit import AuditLog
 from modelyard.services.experiments import Experiments
 from modelyard.services.gc import GarbageCollector
 from modelyard.services.logged_models import LoggedModels
+from modelyard.services.model_versions import ModelVersions
 from modelyard.services.multipart import MultipartUploads
 from modelyard.services.projects import Projects
+from modelyard.services.registry import Registry
 from modelyard.services.runs import Runs
 from modelyard.stores.sql.engine import make_engine
 from modelyard.stores.sql.schema import ensure_current
@@ -38,6 +41,9 @@ class Container:
     logged_models: LoggedModels
     multipart: MultipartUploads
     gc: GarbageCollector
+    registry: Registry
+    model_versions: ModelVersions
+    audit: AuditLog
 
     def close(self) -> None:
         self.engine.dispose()
@@ -87,4 +93,7 @@ def build(
         logged_models=LoggedModels(uow, now_ms),
         multipart=MultipartUploads(artifacts, store, now_ms),
         gc=GarbageCollector(uow, store, now_ms),
+        registry=Registry(uow, now_ms),
+        model_versions=ModelVersions(uow, now_ms),
+        audit=AuditLog(uow),
     )

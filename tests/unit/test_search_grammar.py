@@ -955,6 +955,8 @@ def test_registered_models_refusals(text: str, fragment: str) -> None:
         ("version_number >= 3", Comparison(ATTRIBUTE, "version_number", ">=", 3)),
         ("version_number < 3", Comparison(ATTRIBUTE, "version_number", "<", 3)),
         ("version_number <= 3", Comparison(ATTRIBUTE, "version_number", "<=", 3)),
+        ("version_number = '3'", Comparison(ATTRIBUTE, "version_number", "=", 3)),
+        ("version_number > \"07\"", Comparison(ATTRIBUTE, "version_number", ">", 7)),
     ],
 )
 def test_model_versions_filters(text: str, expected: Comparison) -> None:
@@ -969,7 +971,8 @@ def test_model_versions_filters(text: str, expected: Comparison) -> None:
         ("version_number LIKE 1", "comparator 'LIKE' is not allowed"),
         ("version_number = 1.5", "takes a whole number written without a fraction or exponent"),
         ("version_number = 1e3", "without a fraction or exponent"),
-        ("version_number = '1'", "takes an unquoted number"),
+        ("version_number = 'abc'", "takes a quoted whole number such as '1'"),
+        ("version_number = '1.5'", "takes a quoted whole number such as '1'"),
         ("run_id = 1", "takes a quoted string"),
         (
             "creation_timestamp > 1",
@@ -1896,6 +1899,7 @@ AGREED_FILTERS = {
         "version_number >= 1 AND version_number <= 9 AND version_number < 5 AND version_number = 3",
         "tags.k = 'v' AND tags.j LIKE 'w%' AND tag.x != 'y' AND tags.z ILIKE 'q'",
         # Refused by both:
+        "version_number = 'abc'",
         "source_path IN ('x')",
         "version_number IN (1)",
         "version_number = 1.5",
@@ -1937,7 +1941,6 @@ DIFFERENCES = [
     ("experiments", "experiment_id in ('1')", False),
     ("experiments", "`attribute`.name = 'x'", False),
     ("registered_models", "`name` = 'x'", False),
-    ("model_versions", "version_number = '1'", True),
 ]
 
 

@@ -57,6 +57,11 @@ class SemVer:
         return cls(int(match["major"]), int(match["minor"]), int(match["patch"]), prerelease, build)
 
     @property
+    def core(self) -> SemVer:
+        """The version without build metadata, which does not tell versions apart."""
+        return SemVer(self.major, self.minor, self.patch, self.prerelease)
+
+    @property
     def released(self) -> bool:
         return not self.prerelease
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import types
 import typing
 from collections.abc import Callable
@@ -26,7 +28,25 @@ def container(request: Request) -> Container:
 
 
 def caller(request: Request) -> Caller:
-    return Caller(project=request.path_params.get("project", DEFAULT_PROJECT))
+    return Caller(
+        project=request.path_params.get("project", DEFAULT_PROJECT),
+        user=_basic_user(request.headers.get("authorization")),
+    )
+
+
+def _basic_user(authorization: str | None) -> str | None:
+    """The user name of HTTP Basic credentials (what ``MLFLOW_TRACKING_USERNAME`` sends).
+
+    Not verified: until authentication exists it only names the actor in the audit log.
+    """
+    if not authorization or authorization[:6].lower() != "basic ":
+        return None
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user = decoded.partition(":")[0]
+    return user[:256] or None
 
 
 async def body_bytes(request: Request) -> bytes:

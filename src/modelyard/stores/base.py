@@ -14,8 +14,10 @@ from types import TracebackType
 from typing import Generic, Protocol, Self, TypeVar
 
 from modelyard.domain.artifacts import StoredFile
+from modelyard.domain.audit import Action, AliasAssignment, AuditEntry, Change
 from modelyard.domain.experiments import Experiment, LifecycleStage, Project
 from modelyard.domain.logged_models import LoggedModel, ModelMetric, ModelOutput, ModelStatus
+from modelyard.domain.registry import ModelVersion, RegisteredModel, Stage, VersionSummary
 from modelyard.domain.runs import (
     DatasetInput,
     DatasetSummary,
@@ -271,6 +273,177 @@ class LoggedModelStore(Protocol):
     def search_models(self, project: Project, query: ModelQuery) -> Page[LoggedModel]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RegisteredModelRef:
+    """What a write needs to know about a registered model before it touches it."""
+
+    key: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class VersionRef:
+    key: int
+    model: RegisteredModelRef
+    version: int
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySearch:
+    """A search of registered models or of model versions. ``exclude_prompts`` drops every
+    model (and every version of a model) one of whose versions or itself is a prompt."""
+
+    filter: tuple[Comparison, ...] = ()
+    order_by: tuple[OrderBy, ...] = ()
+    exclude_prompts: bool = True
+    offset: int = 0
+    limit: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class NewVersion:
+    source: str
+    storage_location: str
+    run_id: str
+    run_link: str
+    description: str | None
+    user_id: str | None
+    model_id: str | None
+    semver: str | None
+    semver_core: str | None
+    tags: tuple[tuple[str, str], ...]
+    lineage: str
+    """The lineage document, JSON."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    model_name: str | None = None
+    version: int | None = None
+    actions: tuple[Action, ...] = ()
+    actor: str | None = None
+    since: int | None = None
+    until: int | None = None
+    offset: int = 0
+    limit: int = 100
+
+
+class RegisteredModelStore(Protocol):
+    def create_model(
+        self,
+        project: Project,
+        name: str,
+        description: str | None,
+        tags: Sequence[tuple[str, str]],
+        now_ms: int,
+    ) -> RegisteredModelRef:
+        """Raises AlreadyExists when the project has a model of that name."""
+
+    def get_model_ref(self, project: Project, name: str) -> RegisteredModelRef: ...
+
+    def find_model_ref(self, project: Project, name: str) -> RegisteredModelRef | None: ...
+
+    def get_model(self, ref: RegisteredModelRef) -> RegisteredModel:
+        """The model with its tags, aliases and, per stage, its highest version."""
+
+    def rename_model(self, ref: RegisteredModelRef, new_name: str, now_ms: int) -> None:
+        """Raises AlreadyExists when another model has the name."""
+
+    def update_model(
+        self, ref: RegisteredModelRef, description: str | None, now_ms: int
+    ) -> None: ...
+
+    def touch_model(self, ref: RegisteredModelRef, now_ms: int) -> None: ...
+
+    def delete_model(self, ref: RegisteredModelRef) -> None:
+        """Delete the model with its versions, tags and aliases."""
+
+    def set_model_tag(self, ref: RegisteredModelRef, key: str, value: str) -> str | None:
+        """Set a tag; return the value it replaced."""
+
+    def delete_model_tag(self, ref: RegisteredModelRef, key: str) -> str | None:
+        """Delete a tag if set; return its value."""
+
+    def search_models(self, project: Project, query: RegistrySearch) -> Page[RegisteredModel]: ...
+
+
+class ModelVersionStore(Protocol):
+    def create_version(self, ref: RegisteredModelRef, new: NewVersion, now_ms: int) -> VersionRef:
+        """Number the version after every version the model ever had.
+
+        Raises AlreadyExists when another version has the same semantic version.
+        """
+
+    def get_version_ref(self, ref: RegisteredModelRef, version: int) -> VersionRef:
+        """Raises NotFound for an unknown or deleted version."""
+
+    def get_version(self, ref: VersionRef, *, with_aliases: bool = True) -> ModelVersion: ...
+
+    def summaries(self, ref: RegisteredModelRef) -> list[VersionSummary]:
+        """Number, stage and semantic version of every version that is not deleted."""
+
+    def semvers(self, ref: RegisteredModelRef) -> list[str]:
+        """The semantic versions of every version, deleted ones included."""
+
+    def update_description(self, ref: VersionRef, description: str | None, now_ms: int) -> None: ...
+
+    def set_stage(self, ref: VersionRef, stage: Stage, now_ms: int) -> None: ...
+
+    def delete_version(self, ref: VersionRef, now_ms: int) -> list[str]:
+        """Soft-delete the version and remove the aliases pointing at it; return those."""
+
+    def set_version_tag(self, ref: VersionRef, key: str, value: str) -> str | None: ...
+
+    def delete_version_tag(self, ref: VersionRef, key: str) -> str | None: ...
+
+    def get_lineage(self, ref: VersionRef) -> str | None:
+        """The lineage document recorded at registration (JSON)."""
+
+    def search_versions(self, project: Project, query: RegistrySearch) -> Page[ModelVersion]: ...
+
+    def versions_of_run(self, project: Project, run_id: str) -> list[tuple[str, int]]:
+        """(model name, version) of the live versions registered from the run."""
+
+
+class AliasStore(Protocol):
+    def alias_target(self, ref: RegisteredModelRef, alias: str) -> int | None:
+        """The version number the alias points at, or None."""
+
+    def set_alias(
+        self,
+        ref: RegisteredModelRef,
+        alias: str,
+        target: VersionRef,
+        now_ms: int,
+        actor: str | None,
+    ) -> int | None:
+        """Point the alias at ``target``; return the version it pointed at before."""
+
+    def delete_alias(
+        self, ref: RegisteredModelRef, alias: str, now_ms: int, actor: str | None
+    ) -> int | None:
+        """Remove the alias if set; return the version it pointed at."""
+
+    def record_removals(
+        self, ref: RegisteredModelRef, aliases: Sequence[str], now_ms: int, actor: str | None
+    ) -> None:
+        """Write history for aliases that disappeared with their version."""
+
+    def alias_history(
+        self, ref: RegisteredModelRef, alias: str | None, until_ms: int | None
+    ) -> list[AliasAssignment]:
+        """Assignments in time order, up to and including ``until_ms`` when given."""
+
+
+class AuditStore(Protocol):
+    def record(
+        self, project: Project, changes: Sequence[Change], now_ms: int, actor: str | None
+    ) -> None: ...
+
+    def search(self, project: Project, query: AuditQuery) -> Page[AuditEntry]:
+        """Newest first."""
+
+
 class PurgeStore(Protocol):
     def find_expired(self, cutoff_ms: int) -> Expired:
         """Runs and models deleted at or before the cut-off, experiments likewise (with all
@@ -315,6 +488,18 @@ class UnitOfWork(Protocol):
 
     @property
     def purge(self) -> PurgeStore: ...
+
+    @property
+    def registered_models(self) -> RegisteredModelStore: ...
+
+    @property
+    def model_versions(self) -> ModelVersionStore: ...
+
+    @property
+    def aliases(self) -> AliasStore: ...
+
+    @property
+    def audit(self) -> AuditStore: ...
 
     def __enter__(self) -> Self: ...
 

@@ -64,9 +64,9 @@ accidental, or refuses something only by accident:
   ``status`` and dataset values are not validated; duplicate order_by keys are refused except
   for experiments.
 
-Missing for the registry vocabularies: MLflow's model-versions search also accepts a quoted whole
-number for ``version_number`` (``version_number = '3'``); here it must be unquoted. The special
-``experiment_id = '...'`` filter of the prompt search is not supported.
+The model-versions search also takes ``version_number`` quoted (``version_number = '3'``), as
+MLflow does. Not supported: the special ``experiment_id = '...'`` filter of the prompt search
+(the mlflow client rewrites it into a tag filter before sending it).
 """
 
 from __future__ import annotations

@@ -55,6 +55,8 @@ class _ValueParser(_Parser):
         return value
 
     def _integer(self, token: _Token, field: _Field) -> int:
+        if token.kind in _STRING_KINDS and self._vocabulary.quoted_integers:
+            return int(self._integer_string(token.inner, token, field))
         if token.kind is not _Kind.NUMBER:
             raise self._not_a_number(token, field, "a whole number such as 3 or 1700000000000")
         value = self._whole_number(token, field)

@@ -55,6 +55,8 @@ class Vocabulary:
         fractional_integer_literals: whether an integer field accepts ``1e3`` or ``1000.0``
             (only when the value is whole).
         unique_order_keys: whether order_by refuses naming one field twice.
+        quoted_integers: whether a whole-number field also takes its value in quotes
+            (``version_number = '3'``).
     """
 
     name: str
@@ -66,6 +68,7 @@ class Vocabulary:
     orderable_attributes: frozenset[str]
     fractional_integer_literals: bool
     unique_order_keys: bool
+    quoted_integers: bool = False
 
     def __post_init__(self) -> None:
         known = self.open_entities.keys() | self.closed_entities.keys()
@@ -232,6 +235,7 @@ MODEL_VERSIONS = Vocabulary(
     ),
     fractional_integer_literals=False,
     unique_order_keys=True,
+    quoted_integers=True,
 )
 
 LOGGED_MODELS = Vocabulary(

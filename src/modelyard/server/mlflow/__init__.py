@@ -1,4 +1,4 @@
-"""The MLflow-compatible REST API (tracking part)."""
+"""The MLflow-compatible REST API: tracking, artifacts, logged models and the registry."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from modelyard.server.mlflow import (
     logged_models,
     metrics,
     multipart,
+    registry,
     runs,
 )
 from modelyard.server.mlflow.routing import Endpoint
@@ -19,6 +20,7 @@ ENDPOINTS: list[Endpoint] = [
     *artifacts.ENDPOINTS,
     *logged_models.ENDPOINTS,
     *multipart.ENDPOINTS,
+    *registry.ENDPOINTS,
 ]
 
 # Served beside MLflow's endpoints but not part of its API table.

@@ -11,6 +11,7 @@ from typing import Any
 
 from modelyard.domain.experiments import Experiment
 from modelyard.domain.logged_models import LoggedModel, ModelMetric
+from modelyard.domain.registry import ModelVersion, RegisteredModel
 from modelyard.domain.runs import (
     DatasetInput,
     DatasetSummary,
@@ -168,3 +169,43 @@ def file_info(path: str, is_dir: bool, size: int | None) -> JSON:
     if size is not None:
         item["file_size"] = size
     return item
+
+
+def registered_model(m: RegisteredModel) -> JSON:
+    body: JSON = {"name": m.name, "creation_timestamp": m.creation_time}
+    if m.last_updated_time:
+        body["last_updated_timestamp"] = m.last_updated_time
+    if m.description:
+        body["description"] = m.description
+    if m.latest_versions:
+        body["latest_versions"] = [model_version(v, aliases=False) for v in m.latest_versions]
+    if m.tags:
+        body["tags"] = [{"key": k, "value": v} for k, v in m.tags]
+    if m.aliases:
+        body["aliases"] = [{"alias": a, "version": str(v)} for a, v in m.aliases]
+    return body
+
+
+def model_version(v: ModelVersion, *, aliases: bool = True) -> JSON:
+    """MLflow leaves aliases out of searches and of a model's latest versions."""
+    body: JSON = {
+        "name": v.name,
+        "version": str(v.version),
+        "creation_timestamp": v.creation_time,
+        "last_updated_timestamp": v.last_updated_time,
+        "current_stage": str(v.stage),
+    }
+    if v.description is not None:
+        body["description"] = v.description
+    body["source"] = v.source
+    body["run_id"] = v.run_id
+    # The registry creates versions ready; without the field, clients wait for registration.
+    body["status"] = "READY"
+    if v.status_message:
+        body["status_message"] = v.status_message
+    if v.tags:
+        body["tags"] = [{"key": k, "value": val} for k, val in v.tags]
+    body["run_link"] = v.run_link
+    if aliases and v.aliases:
+        body["aliases"] = list(v.aliases)
+    return body

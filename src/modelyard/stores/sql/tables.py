@@ -246,3 +246,129 @@ run_model_outputs = Table(
     Column("model_id", String(36), primary_key=True),
     Column("step", BigInteger, nullable=False),
 )
+
+# The model registry. A model's name is unique in its project; its versions are numbered from
+# 1 by ``last_version`` (a counter, so numbers of deleted versions are never given again).
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("description", Text),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("last_version", Integer, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column(
+        "registered_model_id",
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# A deleted version keeps its row (and its number and semantic version, which are never given
+# to another version) with ``deleted_time`` set; it is invisible to every read.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "registered_model_id",
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("version", Integer, nullable=False),
+    Column("semver", String(128)),
+    # The semantic version without build metadata: two versions may not share it.
+    Column("semver_core", String(128)),
+    Column("stage", String(20), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("storage_location", Text, nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("model_id", String(36)),
+    Column("run_link", Text, nullable=False),
+    Column("description", Text),
+    Column("user_id", String(256)),
+    Column("status_message", Text),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+    Column("deleted_time", BigInteger),
+    UniqueConstraint("registered_model_id", "version"),
+    UniqueConstraint("registered_model_id", "semver_core"),
+    Index(None, "run_id"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("version_id", ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(250), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# What a version was made from, captured when it was registered (JSON): it stays true when the
+# run is later changed or deleted.
+model_version_lineage = Table(
+    "model_version_lineage",
+    metadata,
+    Column("version_id", ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    Column(
+        "registered_model_id",
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("alias", String(255), primary_key=True),
+    Column("version_id", ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False),
+)
+
+# Every assignment and removal of an alias, so "which version was @production at time T" has an
+# answer. A NULL version records a removal.
+alias_history = Table(
+    "alias_history",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "registered_model_id",
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("alias", String(255), nullable=False),
+    Column("version", Integer),
+    Column("changed_at", BigInteger, nullable=False),
+    Column("actor", String(256)),
+    Index(None, "registered_model_id", "alias", "changed_at"),
+)
+
+# Every registry mutation. Rows name the model as it was called then and keep its key without a
+# foreign key, so they outlive the model and still follow it through renames.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(256)),
+    Column("action", String(64), nullable=False),
+    Column("registered_model_id", Integer),
+    Column("model_name", String(256), nullable=False),
+    Column("version", Integer),
+    Column("before", Text),
+    Column("after", Text),
+    Index(None, "project_id", "at"),
+    Index(None, "project_id", "model_name", "at"),
+    Index(None, "registered_model_id", "at"),
+)

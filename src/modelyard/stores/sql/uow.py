@@ -9,13 +9,17 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, OperationalError
 
 from modelyard.errors import InvalidArgument, Unavailable
+from modelyard.stores.sql.aliases import SqlAliasStore
 from modelyard.stores.sql.artifact_files import SqlArtifactFileStore
+from modelyard.stores.sql.audit import SqlAuditStore
 from modelyard.stores.sql.engine import begin
 from modelyard.stores.sql.experiments import SqlExperimentStore
 from modelyard.stores.sql.logged_models import SqlLoggedModelStore
 from modelyard.stores.sql.metrics import SqlMetricStore
+from modelyard.stores.sql.model_versions import SqlModelVersionStore
 from modelyard.stores.sql.projects import ProjectCache, SqlProjectStore
 from modelyard.stores.sql.purge import SqlPurgeStore
+from modelyard.stores.sql.registered_models import SqlRegisteredModelStore
 from modelyard.stores.sql.runs import SqlRunStore
 
 
@@ -29,6 +33,10 @@ class SqlUnitOfWork:
     artifact_files: SqlArtifactFileStore
     logged_models: SqlLoggedModelStore
     purge: SqlPurgeStore
+    registered_models: SqlRegisteredModelStore
+    model_versions: SqlModelVersionStore
+    aliases: SqlAliasStore
+    audit: SqlAuditStore
 
     def __init__(self, engine: Engine, *, write: bool, projects: ProjectCache) -> None:
         self._engine = engine
@@ -47,6 +55,10 @@ class SqlUnitOfWork:
         self.artifact_files = SqlArtifactFileStore(connection)
         self.logged_models = SqlLoggedModelStore(connection)
         self.purge = SqlPurgeStore(connection)
+        self.registered_models = SqlRegisteredModelStore(connection)
+        self.model_versions = SqlModelVersionStore(connection)
+        self.aliases = SqlAliasStore(connection)
+        self.audit = SqlAuditStore(connection)
         return self
 
     def __exit__(
