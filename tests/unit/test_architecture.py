@@ -68,6 +68,18 @@ def test_domain_uses_the_standard_library_only() -> None:
             ("starlette", "uvicorn", "modelyard.server", "modelyard.services", "modelyard.cli"),
         ),
         ("domain", ("modelyard.stores", "modelyard.services", "modelyard.server")),
+        # The client talks to a server over HTTP only, so it runs where none of these exist.
+        (
+            "client",
+            (
+                "sqlalchemy",
+                "starlette",
+                "modelyard.server",
+                "modelyard.services",
+                "modelyard.stores",
+                "modelyard.bootstrap",
+            ),
+        ),
     ],
 )
 def test_inner_layers_do_not_import_outer_ones(folder: str, forbidden: tuple[str, ...]) -> None:

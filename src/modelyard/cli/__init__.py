@@ -6,6 +6,7 @@ import click
 
 from modelyard.cli.db import db
 from modelyard.cli.gc import gc
+from modelyard.cli.lineage import lineage
 from modelyard.cli.projects import projects
 from modelyard.cli.server import server
 
@@ -20,5 +21,6 @@ main.add_command(server)
 main.add_command(db)
 main.add_command(projects)
 main.add_command(gc)
+main.add_command(lineage)
 
 __all__ = ["main"]

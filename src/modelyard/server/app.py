@@ -15,7 +15,7 @@ from modelyard import __version__, bootstrap
 from modelyard.bootstrap import Container
 from modelyard.config import Settings
 from modelyard.errors import ModelyardError
-from modelyard.server import mlflow
+from modelyard.server import mlflow, v1
 from modelyard.server.errors import error_body, modelyard_error, unexpected_error
 from modelyard.server.mlflow.routing import mounts
 from modelyard.server.responses import json_response
@@ -61,6 +61,8 @@ def create_app(container: Container) -> Starlette:
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/version", version, methods=["GET"]),
+            # Before MLflow's: its /projects/{project} mount would take /projects/x/api/v1.
+            *v1.mounts(),
             *mounts([*mlflow.ENDPOINTS, *mlflow.EXTENSIONS]),
         ],
         exception_handlers={
