@@ -75,7 +75,7 @@ def render(found: dict[str, Any]) -> Tree:
     datasets = lineage.get("datasets") or []
     node = tree.add("Data" if datasets else "Data: [dim]no datasets logged[/dim]")
     for d in datasets:
-        context = f" [{escape(d['context'])}]" if d.get("context") else ""
+        context = escape(f" [{d['context']}]") if d.get("context") else ""
         node.add(
             f"{escape(d['name'])}{context}  digest {escape(d['digest'])}  "
             f"{escape(d['source_type'])}: {escape(_short(d['source']))}"
