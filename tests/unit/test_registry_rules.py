@@ -44,7 +44,6 @@ def test_models_uris(uri: str, expected: ModelsUri) -> None:
         "models://host/a/1",
         "models:/",
         "models:/a/b/c",
-        "models:/a/",
         "models:/@x",
         "models:/a/0",
         "models:/a/1.2",
