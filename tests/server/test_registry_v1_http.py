@@ -201,9 +201,11 @@ def test_lineage_requests(http: AppClient) -> None:
     )
     error(
         http.get(f"{V1}/lineage", params={"model": "models:/m@nope"}),
-        404,
-        "RESOURCE_DOES_NOT_EXIST",
+        400,
+        "INVALID_PARAMETER_VALUE",
     )
+    latest = ok(http.get(f"{V1}/lineage", params={"model": "models:/m@latest"}))
+    assert latest["model_version"]["version"] == 1
 
 
 def test_projects_have_their_own_registry_and_audit(http: AppClient, container: Container) -> None:

@@ -116,14 +116,16 @@ def pin_version(tx: UnitOfWork, ref: RegisteredModelRef, parsed: ModelsUri, uri:
     """The version a registered-model URI names now.
 
     Raises:
-        NotFound: no such version, alias target or version in the stage.
+        NotFound: no such version, or no version in the stage (or at all, for latest).
+        InvalidArgument: the alias is not set.
     """
     if parsed.version is not None:
         return tx.model_versions.get_version_ref(ref, parsed.version)
-    if parsed.alias is not None:
+    if parsed.alias is not None and parsed.alias.lower() != LATEST:
         target = tx.aliases.alias_target(ref, parsed.alias)
         if target is None:
-            raise NotFound(f"Registered model alias {parsed.alias} not found for {uri!r}.")
+            # As the alias lookup answers: MLflow's clients expect this code.
+            raise InvalidArgument(f"Registered model alias {parsed.alias} not found.")
         return tx.model_versions.get_version_ref(ref, target)
     summaries: list[VersionSummary] = tx.model_versions.summaries(ref)
     if parsed.semver is not None:

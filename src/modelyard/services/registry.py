@@ -382,8 +382,8 @@ def _as_semver(text: str) -> SemVer | None:
 
 
 def _require_name(name: str) -> None:
-    if not name or not name.strip():
-        raise missing_value("name")
+    """Names of models looked up are checked as when they are created, as MLflow does."""
+    check_model_name(name)
 
 
 def _name_taken(name: str, existing: RegisteredModel, creating_prompt: bool) -> AlreadyExists:

@@ -259,14 +259,16 @@ class SqlModelVersionStore:
 
 
 def _has_prompt_version() -> ColumnElement[bool]:
-    """MLflow hides every version of a model one of whose versions is tagged as a prompt."""
-    other = model_versions.alias("prompt_versions")
-    return exists().where(
-        other.c.registered_model_id == model_versions.c.registered_model_id,
-        model_version_tags.c.version_id == other.c.id,
-        model_version_tags.c.key == PROMPT_TAG,
-        model_version_tags.c.value == "true",
+    """MLflow hides every version of a model one of whose versions is tagged as a prompt.
+
+    Uncorrelated, so it runs once per search (through the index on tag keys), not per row.
+    """
+    prompt_models = (
+        select(model_versions.c.registered_model_id)
+        .join_from(model_version_tags, model_versions)
+        .where(model_version_tags.c.key == PROMPT_TAG, model_version_tags.c.value == "true")
     )
+    return model_versions.c.registered_model_id.in_(prompt_models.scalar_subquery())
 
 
 def _condition(c: Comparison) -> ColumnElement[bool]:

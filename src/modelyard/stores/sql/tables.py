@@ -306,12 +306,14 @@ model_versions = Table(
     Index(None, "run_id"),
 )
 
+# Searches find prompts by the key of their tag (values can be too long to index).
 model_version_tags = Table(
     "model_version_tags",
     metadata,
     Column("version_id", ForeignKey("model_versions.id", ondelete="CASCADE"), primary_key=True),
     Column("key", String(250), primary_key=True),
     Column("value", Text, nullable=False),
+    Index(None, "key"),
 )
 
 # What a version was made from, captured when it was registered (JSON): it stays true when the

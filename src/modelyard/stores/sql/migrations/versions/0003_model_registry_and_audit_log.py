@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-26 10:04:26.145207
+Create Date: 2026-11-26 10:16:23.236257
 """
 
 from __future__ import annotations
@@ -175,6 +175,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("version_id", "key", name=op.f("pk_model_version_tags")),
     )
+    with op.batch_alter_table("model_version_tags", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_model_version_tags_key"), ["key"], unique=False)
+
     op.create_table(
         "registered_model_aliases",
         sa.Column("registered_model_id", sa.Integer(), nullable=False),
@@ -200,6 +203,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("registered_model_aliases")
+    with op.batch_alter_table("model_version_tags", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_model_version_tags_key"))
+
     op.drop_table("model_version_tags")
     op.drop_table("model_version_lineage")
     op.drop_table("registered_model_tags")
