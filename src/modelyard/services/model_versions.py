@@ -121,10 +121,9 @@ class ModelVersions:
                     f"Model {name!r} already has a version with semantic version {semver.core}."
                 )
             created = tx.model_versions.create_version(ref, new, now)
-            tx.registered_models.touch_model(ref, now)
             if resolved.model_id:
                 _list_on_logged_model(tx, project, resolved.model_id, name, created.version)
-            version = tx.model_versions.get_version(created)
+            version = _as_created(ref.name, created.version, new, now)
             tx.audit.record(
                 project,
                 [
@@ -134,6 +133,7 @@ class ModelVersions:
                 ],
                 now,
                 caller.user,
+                model=ref,
             )
             tx.commit()
         return version
@@ -323,6 +323,26 @@ class ModelVersions:
             )
 
 
+def _as_created(name: str, number: int, new: NewVersion, now: int) -> ModelVersion:
+    """The version just written, as a read would return it (saves three reads)."""
+    return ModelVersion(
+        name=name,
+        version=number,
+        creation_time=now,
+        last_updated_time=now,
+        stage=Stage.NONE,
+        source=new.source,
+        storage_location=new.storage_location,
+        run_id=new.run_id,
+        run_link=new.run_link,
+        description=new.description,
+        user_id=new.user_id,
+        model_id=new.model_id,
+        semver=new.semver,
+        tags=tuple(sorted(dict(new.tags).items())),
+    )
+
+
 def _stage_change(tx: UnitOfWork, ref: VersionRef, stage: Stage, now: int) -> Change:
     before = tx.model_versions.get_version(ref, with_aliases=False).stage
     tx.model_versions.set_stage(ref, stage, now)
@@ -353,9 +373,8 @@ def _lineage(tx: UnitOfWork, project: Project, resolved: ResolvedSource, now: in
     experiment_name: str | None = None
     if resolved.run_id:
         try:
-            run = tx.runs.get_run(project, resolved.run_id)
-            experiment_name = tx.experiments.get_experiment(project, run.info.experiment_id).name
-        except (NotFound, InvalidArgument):
+            run, experiment_name = tx.runs.get_run_provenance(project, resolved.run_id)
+        except NotFound:
             run = None
     facts = SourceFacts(
         uri=resolved.source,

@@ -191,6 +191,9 @@ class RunStore(Protocol):
 
     def get_run(self, project: Project, run_id: str) -> Run: ...
 
+    def get_run_provenance(self, project: Project, run_id: str) -> tuple[Run, str]:
+        """The run's info, tags and dataset inputs only, and its experiment's name."""
+
     def get_run_ref(self, project: Project, run_id: str) -> RunRef: ...
 
     def update_run(self, ref: RunRef, patch: RunPatch) -> RunInfo: ...
@@ -369,7 +372,8 @@ class RegisteredModelStore(Protocol):
 
 class ModelVersionStore(Protocol):
     def create_version(self, ref: RegisteredModelRef, new: NewVersion, now_ms: int) -> VersionRef:
-        """Number the version after every version the model ever had.
+        """Number the version after every version the model ever had; the model counts as
+        updated.
 
         Raises AlreadyExists when another version has the same semantic version.
         """
@@ -437,8 +441,14 @@ class AliasStore(Protocol):
 
 class AuditStore(Protocol):
     def record(
-        self, project: Project, changes: Sequence[Change], now_ms: int, actor: str | None
-    ) -> None: ...
+        self,
+        project: Project,
+        changes: Sequence[Change],
+        now_ms: int,
+        actor: str | None,
+        model: RegisteredModelRef | None = None,
+    ) -> None:
+        """Append entries; ``model`` is the model they are about, when the caller has it."""
 
     def search(self, project: Project, query: AuditQuery) -> Page[AuditEntry]:
         """Newest first."""

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, insert, or_, select
 
 from modelyard.domain.audit import Action, AuditEntry, Change
 from modelyard.domain.experiments import Project
-from modelyard.stores.base import AuditQuery, Page
+from modelyard.stores.base import AuditQuery, Page, RegisteredModelRef
 from modelyard.stores.sql.tables import audit_log, registered_models
 
 
@@ -18,11 +18,19 @@ class SqlAuditStore:
         self._db = connection
 
     def record(
-        self, project: Project, changes: Sequence[Change], now_ms: int, actor: str | None
+        self,
+        project: Project,
+        changes: Sequence[Change],
+        now_ms: int,
+        actor: str | None,
+        model: RegisteredModelRef | None = None,
     ) -> None:
         if changes:
             keys = {
-                name: self._model_key(project, name) for name in {c.model_name for c in changes}
+                name: model.key
+                if model is not None and model.name == name
+                else self._model_key(project, name)
+                for name in {c.model_name for c in changes}
             }
             self._db.execute(
                 insert(audit_log),

@@ -70,7 +70,10 @@ _LIVE = model_versions.c.deleted_time.is_(None)
 _NEXT_NUMBER = (
     update(registered_models)
     .where(registered_models.c.id == bindparam("key"))
-    .values(last_version=registered_models.c.last_version + 1)
+    .values(
+        last_version=registered_models.c.last_version + 1,
+        last_update_time=bindparam("now"),
+    )
     .returning(registered_models.c.last_version)
 )
 _REF = select(model_versions.c.id).where(
@@ -86,7 +89,7 @@ class SqlModelVersionStore:
         self._db = connection
 
     def create_version(self, ref: RegisteredModelRef, new: NewVersion, now_ms: int) -> VersionRef:
-        number = self._db.execute(_NEXT_NUMBER, {"key": ref.key}).scalar_one()
+        number = self._db.execute(_NEXT_NUMBER, {"key": ref.key, "now": now_ms}).scalar_one()
         try:
             key = self._db.execute(
                 insert(model_versions)

@@ -22,7 +22,13 @@ from modelyard.errors import InvalidArgument, NotFound
 from modelyard.stores.base import ExperimentRef, Page, RunQuery, RunRef
 from modelyard.stores.sql.dialect import insert_ignore, upsert
 from modelyard.stores.sql.experiments import parse_experiment_id
-from modelyard.stores.sql.run_reader import RUN_COLUMNS, read_run, read_runs_in_order, run_info
+from modelyard.stores.sql.run_reader import (
+    RUN_COLUMNS,
+    read_run,
+    read_run_provenance,
+    read_runs_in_order,
+    run_info,
+)
 from modelyard.stores.sql.run_search import search_statement
 from modelyard.stores.sql.tables import (
     datasets,
@@ -75,6 +81,12 @@ class SqlRunStore:
 
     def get_run(self, project: Project, run_id: str) -> Run:
         found = read_run(self._db, project.id, run_id)
+        if found is None:
+            raise NotFound(f"Run with id={run_id} not found")
+        return found
+
+    def get_run_provenance(self, project: Project, run_id: str) -> tuple[Run, str]:
+        found = read_run_provenance(self._db, project.id, run_id)
         if found is None:
             raise NotFound(f"Run with id={run_id} not found")
         return found
