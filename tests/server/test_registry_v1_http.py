@@ -70,8 +70,10 @@ def test_versions_with_semantic_versions(http: AppClient) -> None:
         "tags": {"team": "a"},
     }
     assert ok(new_version(http, "churn", bump="minor"), 201)["model_version"]["semver"] == "1.1.0"
-    assert ok(new_version(http, "churn"), 201)["model_version"]["semver"] is None
-    assert ok(new_version(http, "churn", bump="patch"), 201)["model_version"]["semver"] == "1.1.1"
+    # Registered through MLflow's API, a version has no semantic version...
+    ok(http.post(f"{API}/model-versions/create", json={"name": "churn", "source": "s3://b/x"}))
+    # ...through this one, it gets a patch bump unless told otherwise.
+    assert ok(new_version(http, "churn"), 201)["model_version"]["semver"] == "1.1.1"
     message = error(new_version(http, "churn", semver="1.1.1"), 400, "RESOURCE_ALREADY_EXISTS")
     assert "1.1.1" in message
     assert "MAJOR.MINOR.PATCH" in error(
@@ -94,6 +96,7 @@ def test_versions_with_semantic_versions(http: AppClient) -> None:
     assert version_of("1.1.0") == 2
     assert version_of("@prod") == 2
     assert version_of("latest") == 4  # the highest released semantic version, 1.1.1
+    assert version_of("3") == 3
     error(http.get(f"{V1}/registered-models/churn/versions/9.9.9"), 404, "RESOURCE_DOES_NOT_EXIST")
     # The MLflow API sees the same: models:/churn/latest resolves through the @latest alias.
     latest = ok(

@@ -8,7 +8,7 @@ from starlette.routing import Route
 
 from modelyard.domain.registry import ModelsUri, parse_models_uri, parse_version
 from modelyard.domain.runs import Tag
-from modelyard.domain.semver import SemVer
+from modelyard.domain.semver import Bump, SemVer
 from modelyard.errors import InvalidArgument
 from modelyard.server.requests import call, caller, container, json_message, offload
 from modelyard.server.responses import json_response
@@ -88,7 +88,8 @@ async def alias_history(request: Request) -> Response:
 
 
 async def create_version(request: Request) -> Response:
-    """Register a version with an explicit semantic version or a bump of the highest one."""
+    """Register a version with an explicit semantic version, or a bump of the highest one the
+    model ever had (a patch bump unless ``bump`` says otherwise)."""
     message = await json_message(request, messages.CreateVersion)
     version = await call(
         container(request).model_versions.create,
@@ -102,7 +103,7 @@ async def create_version(request: Request) -> Response:
             description=message.description,
             tags=tuple(Tag(k, v) for k, v in message.tags.items()),
             semver=message.semver,
-            bump=message.bump,
+            bump=message.bump or (Bump.PATCH if message.semver is None else None),
         ),
     )
     return json_response({"model_version": views.version(version)}, status_code=201)
