@@ -57,7 +57,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -78,17 +77,25 @@ from typing import Any
 from _harness import (
     BASELINE,
     HOST,
+    ONE_WORKER_SERVERS,
+    OneWorkerServer,
     ServerProcess,
     StartupError,
+    argument_parser,
     console,
     kilobytes,
     launch,
-    load_average,
-    machine_basics,
+    launch_server,
+    machine_at_start,
+    new_run,
+    parse_checking_servers,
     print_machine,
+    print_notes,
     process_tree,
     ratio_cell,
+    record_end_of_run,
     status_cell,
+    write_json,
 )
 
 # isort: split
@@ -492,28 +499,6 @@ def s3_references(source: Source, workdir: Path) -> list[Reference]:
 # --- servers ------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ServerConfig:
-    key: str
-    label: str
-
-    def command(self, port: int, database: Path, destination: str) -> list[str]:
-        if self.key == "modelyard":
-            program = [sys.executable, "-m", "modelyard"]
-        else:
-            program = [str(Path(sys.executable).parent / "mlflow")]
-        return [
-            *program, "server", "--host", HOST, "--port", str(port), "--workers", "1",
-            "--backend-store-uri", f"sqlite:///{database}", "--artifacts-destination", destination,
-        ]  # fmt: skip
-
-
-SERVERS = {
-    "modelyard": ServerConfig("modelyard", "modelyard (1 worker)"),
-    "mlflow": ServerConfig("mlflow", "MLflow (1 worker)"),
-}
-
-
 @contextlib.contextmanager
 def moto_server(workdir: Path) -> Iterator[ServerProcess]:
     """A fresh moto S3 server with the bucket created."""
@@ -533,7 +518,7 @@ def moto_server(workdir: Path) -> Iterator[ServerProcess]:
 class Setup:
     """One server under test, and moto behind it with --destination s3."""
 
-    config: ServerConfig
+    config: OneWorkerServer
     server: ServerProcess
     backend: ServerProcess | None
     destination: str
@@ -545,7 +530,7 @@ class Setup:
 
 
 @contextlib.contextmanager
-def server_setup(config: ServerConfig, destination: str, workdir: Path) -> Iterator[Setup]:
+def server_setup(config: OneWorkerServer, destination: str, workdir: Path) -> Iterator[Setup]:
     with contextlib.ExitStack() as stack:
         backend, env = None, None
         if destination == "s3":
@@ -554,11 +539,8 @@ def server_setup(config: ServerConfig, destination: str, workdir: Path) -> Itera
             root = f"s3://{BUCKET}/{config.key}"
         else:
             root = str(workdir / "artifacts")
-
-        def command(port: int) -> list[str]:
-            return config.command(port, workdir / "db.sqlite", root)
-
-        server = stack.enter_context(launch(config.label, command, workdir / "server.log", env))
+        database_uri = f"sqlite:///{workdir / 'db.sqlite'}"
+        server = stack.enter_context(launch_server(config, database_uri, root, workdir, env))
         yield Setup(config, server, backend, destination, workdir)
 
 
@@ -649,11 +631,6 @@ def verify_download(path: Path, source: Source) -> bool:
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
-def new_run(client: mlflow.MlflowClient) -> str:
-    experiment = client.create_experiment(f"artifacts-{time.time_ns()}")
-    return str(client.create_run(experiment).info.run_id)
-
-
 def delete(http: httpx.Client, url: str) -> None:
     """Remove the previous upload, so that each one writes a new file (as ``cp`` does): replacing
     a large file also frees the old one's blocks and pages, which is not the upload's work."""
@@ -702,7 +679,7 @@ def measure_client(
 ) -> Iterator[Transfer | Failure]:
     client = mlflow.MlflowClient(tracking_uri=setup.url)
     try:
-        run_id = new_run(client)
+        run_id = new_run(client, "artifacts")
         info = server_info(http, setup.url)
     except Exception as exc:  # the raw figures are kept
         error = f"{type(exc).__name__}: {str(exc)[:400]}"
@@ -908,7 +885,7 @@ def measure_profiles(
 
 
 def benchmark_server(
-    config: ServerConfig,
+    config: OneWorkerServer,
     destination: str,
     workdir: Path,
     source: Source,
@@ -948,14 +925,14 @@ def record(results: Results, outcome: Transfer | Failure | Profile, label: str) 
 
 
 def machine_info(root: Path, w: Workload, destination: str) -> dict[str, Any]:
-    return {
-        **machine_basics(),
-        "boto3": boto3.__version__,
-        "temporary directory": str(root),
-        "file": f"{w.size_mib:,} MiB of random bytes",
-        "destination": destination,
-        "load average at start": load_average(),
-    }
+    return machine_at_start(
+        {
+            "boto3": boto3.__version__,
+            "temporary directory": str(root),
+            "file": f"{w.size_mib:,} MiB of random bytes",
+            "destination": destination,
+        }
+    )
 
 
 # --- report -------------------------------------------------------------------------------------
@@ -1165,8 +1142,7 @@ def report(info: dict[str, Any], results: Results, w: Workload) -> None:
             f"[red]failed:[/red] {failure.server} {failure.destination} {failure.step}: "
             f"{escape(failure.error)}"
         )
-    for note in results.notes:
-        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    print_notes(results.notes)
 
 
 def transfer_json(results: Results, t: Transfer) -> dict[str, Any]:
@@ -1181,8 +1157,8 @@ def transfer_json(results: Results, t: Transfer) -> dict[str, Any]:
     }
 
 
-def write_json(path: Path, info: dict[str, Any], results: Results, w: Workload) -> None:
-    document = {
+def document(info: dict[str, Any], results: Results, w: Workload) -> dict[str, Any]:
+    return {
         "machine": info,
         "workload": {**asdict(w), "chunk_bytes": CHUNK, "rss_sample_s": RSS_SAMPLE_S},
         "references": [{**asdict(r), "mb_per_s": r.mb_per_s} for r in results.references],
@@ -1192,18 +1168,13 @@ def write_json(path: Path, info: dict[str, Any], results: Results, w: Workload) 
         "failures": [asdict(f) for f in results.failures],
         "notes": results.notes,
     }
-    path.write_text(json.dumps(document, indent=2))
-    console.print(f"figures written to {path}")
 
 
 # --- main ---------------------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n\n", 1)[0],
-        epilog="See the docstring of benchmarks/artifacts.py for what is measured.",
-    )
+    parser = argument_parser(__doc__, "artifacts.py")
     parser.add_argument("--size-mib", type=int, help="size of the file (default 1024; 256 quick)")
     parser.add_argument("--quick", action="store_true", help="a 256 MiB file")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
@@ -1214,10 +1185,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", type=Path, metavar="DIR", help="py-spy one more transfer each way into DIR"
     )
-    args = parser.parse_args(argv)
-    unknown = set(args.servers.split(",")) - set(SERVERS)
-    if unknown:
-        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
+    args = parse_checking_servers(parser, argv, ONE_WORKER_SERVERS)
     if args.size_mib is not None and args.size_mib < 1:
         parser.error("--size-mib must be at least 1")
     return args
@@ -1231,7 +1199,7 @@ def workload(args: argparse.Namespace) -> Workload:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     w = workload(args)
-    selected = [SERVERS[key] for key in args.servers.split(",")]
+    selected = [ONE_WORKER_SERVERS[key] for key in args.servers.split(",")]
     results = Results()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -1256,11 +1224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     results.notes.append(EARLIER_MLFLOW)
-    info["load average at end"] = load_average()
-    info["duration"] = f"{time.perf_counter() - started:.0f} s"
+    record_end_of_run(info, started)
     report(info, results, w)
     if args.json:
-        write_json(args.json, info, results, w)
+        write_json(args.json, document(info, results, w))
     return 0
 
 

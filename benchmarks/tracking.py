@@ -45,11 +45,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
-import importlib.util
 import io
 import json
-import math
 import os
 import random
 import shutil
@@ -57,42 +54,54 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 # First: _harness sets the mlflow client's environment (CLIENT_ENV) before mlflow is imported.
 from _harness import (
-    BASELINE,
     HOST,
+    Databases,
+    LatencyResult,
+    Measure,
+    MemoryResult,
+    MlflowRest,
+    Result,
+    Results,
+    ServerProcess,
     StartupError,
-    console,
+    Step,
+    Target,
+    add_pg_url_option,
+    argument_parser,
+    ceiling_note,
     cpu_spent,
-    kilobytes,
-    launch,
-    load_average,
-    log_tail,
-    machine_basics,
-    print_machine,
-    process_tree,
-    ratio_cell,
-    status_cell,
-    tree_cpu_seconds,
+    ensure_psycopg2,
+    fresh_databases,
+    launch_server,
+    machine_at_start,
+    note_not_measured,
+    parse_checking_servers,
+    percentile,
+    print_report,
+    record_end_of_run,
+    results_document,
+    run_measures,
+    server_command,
+    timed,
+    tree_memory,
+    write_json,
 )
 
 # isort: split
-import httpx
 import mlflow
 import psycopg
 from mlflow.entities import Metric, Param, Run, RunTag
 from mlflow.protos.service_pb2 import SearchRuns
 from mlflow.utils.proto_json_utils import parse_dict
-from rich.markup import escape
-from rich.table import Table
 
-API = "/api/2.0/mlflow"
 POPULATE_THREADS = 8
 HISTORY_PAGE = 25_000
 SEARCH_FILTER = "metrics.acc > 0.5 and params.model = 'tree'"
@@ -125,7 +134,7 @@ QUICK = Workload(single_calls=200, batch_calls=10, runs=50, search_runs=1000, hi
 
 
 @dataclass
-class SingleCallResult:
+class SingleCallResult(Result):
     server: str
     calls: int
     seconds: float
@@ -156,7 +165,7 @@ class SingleCallResult:
 
 
 @dataclass
-class BatchResult:
+class BatchResult(Result):
     server: str
     calls: int
     metrics: int
@@ -186,7 +195,7 @@ class BatchResult:
 
 
 @dataclass
-class RunCreationResult:
+class RunCreationResult(Result):
     server: str
     runs: int
     seconds: float
@@ -214,7 +223,7 @@ class RunCreationResult:
 
 
 @dataclass
-class SearchResult:
+class SearchResult(LatencyResult):
     server: str
     runs: int
     matches: int
@@ -225,13 +234,6 @@ class SearchResult:
     client_parse_p50_ms: float
     server_cpu_ms_per_query: float
     populate_s: float
-    HIGHER_IS_BETTER: ClassVar = False
-
-    def headline(self) -> float:
-        return self.p50_ms
-
-    def seconds_per_op(self) -> float | None:
-        return self.p50_ms / 1000
 
     def client_seconds_per_op(self) -> float | None:
         return self.client_parse_p50_ms / 1000
@@ -251,7 +253,7 @@ class SearchResult:
 
 
 @dataclass
-class HistoryResult:
+class HistoryResult(Result):
     server: str
     points: int
     client_points: int
@@ -266,12 +268,6 @@ class HistoryResult:
     def headline(self) -> float:
         return self.server_cpu_s
 
-    def seconds_per_op(self) -> float | None:
-        return None
-
-    def client_seconds_per_op(self) -> float | None:
-        return None
-
     def columns(self) -> dict[str, str]:
         def flagged(seconds: float, points: int) -> str:
             return f"{seconds:.2f}" + ("" if points == self.points else f" ({points:,} points!)")
@@ -283,66 +279,6 @@ class HistoryResult:
             "raw HTTP s": flagged(self.raw_http_s, self.raw_points),
             "raw server CPU s": f"{self.raw_server_cpu_s:.2f}",
         }
-
-
-@dataclass
-class MemoryResult:
-    server: str
-    processes: int
-    rss_mb: float
-    pss_mb: float
-    HIGHER_IS_BETTER: ClassVar = False
-
-    def headline(self) -> float:
-        return self.rss_mb
-
-    def seconds_per_op(self) -> float | None:
-        return None
-
-    def client_seconds_per_op(self) -> float | None:
-        return None
-
-    def columns(self) -> dict[str, str]:
-        return {
-            "RSS MB": f"{self.rss_mb:,.0f}",
-            "PSS MB": f"{self.pss_mb:,.0f}",
-            "processes": str(self.processes),
-        }
-
-
-@dataclass
-class Failure:
-    server: str
-    error: str
-
-
-Result = (
-    SingleCallResult | BatchResult | RunCreationResult | SearchResult | HistoryResult | MemoryResult
-)
-Outcome = Result | Failure
-
-
-@dataclass(frozen=True)
-class Target:
-    text: str
-    speedup: float | None = None
-    max_mb: float | None = None
-
-    def met(self, outcome: Outcome, ratio: float | None) -> bool | None:
-        if isinstance(outcome, Failure):
-            return False
-        if self.max_mb is not None:
-            return outcome.headline() < self.max_mb
-        if ratio is None or self.speedup is None:
-            return None
-        return ratio >= self.speedup
-
-
-@dataclass(frozen=True)
-class Measure:
-    key: str
-    title: str
-    target: Target
 
 
 MEASURES = (
@@ -363,47 +299,6 @@ MEASURES = (
 )
 
 
-@dataclass
-class Results:
-    outcomes: dict[str, dict[str, Outcome]] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-
-    def record(self, measure: str, outcome: Outcome) -> None:
-        self.outcomes.setdefault(measure, {})[outcome.server] = outcome
-
-    def ratio(self, measure: str, outcome: Outcome) -> float | None:
-        """How many times better than MLflow with one worker."""
-        baseline = self.outcomes.get(measure, {}).get(BASELINE)
-        if isinstance(outcome, Failure) or baseline is None or isinstance(baseline, Failure):
-            return None
-        mine, theirs = outcome.headline(), baseline.headline()
-        if mine <= 0 or theirs <= 0:
-            return None
-        return mine / theirs if outcome.HIGHER_IS_BETTER else theirs / mine
-
-    def ceiling(self, measure: str, outcome: Outcome) -> float | None:
-        """The ratio a server taking no time at all would reach: MLflow's time per operation
-        over the time the mlflow client itself spends on it (its CPU time, or its parsing)."""
-        baseline = self.outcomes.get(measure, {}).get(BASELINE)
-        if isinstance(outcome, Failure) or baseline is None or isinstance(baseline, Failure):
-            return None
-        theirs, client = baseline.seconds_per_op(), outcome.client_seconds_per_op()
-        return theirs / client if theirs and client else None
-
-
-# --- processes ----------------------------------------------------------------------------------
-
-
-def tree_memory(server: str, root: int) -> MemoryResult:
-    pids = process_tree(root)
-    rss = pss = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            rss += kilobytes(f"/proc/{pid}/status", "VmRSS:")
-            pss += kilobytes(f"/proc/{pid}/smaps_rollup", "Pss:")
-    return MemoryResult(server, len(pids), rss / 1024, pss / 1024)
-
-
 # --- servers ------------------------------------------------------------------------------------
 
 
@@ -411,122 +306,33 @@ def tree_memory(server: str, root: int) -> MemoryResult:
 class ServerConfig:
     key: str
     label: str
-    product: str
-    executable: str
-    workers: int | None
-    full_workload: bool
+    product: str  # modelyard, mlflow or fasttrackml
+    workers: int | None  # None: the server's default
+    full_workload: bool  # False: log_metric only
+    fasttrackml_bin: str = ""  # FastTrackML's `fml`, for product fasttrackml
 
-    def command(self, port: int, database_uri: str, artifacts: Path) -> list[str]:
+    def command(self, port: int, database_uri: str, artifacts: str) -> list[str]:
         if self.product == "fasttrackml":
             return [
-                self.executable, "server", "--listen-address", f"{HOST}:{port}",
-                "--database-uri", database_uri, "--default-artifact-root", str(artifacts),
+                self.fasttrackml_bin, "server", "--listen-address", f"{HOST}:{port}",
+                "--database-uri", database_uri, "--default-artifact-root", artifacts,
             ]  # fmt: skip
-        program = [self.executable]
-        if self.product == "modelyard":
-            program += ["-m", "modelyard"]
-        workers = [] if self.workers is None else ["--workers", str(self.workers)]
-        return [
-            *program, "server", "--host", HOST, "--port", str(port), *workers,
-            "--backend-store-uri", database_uri, "--artifacts-destination", str(artifacts),
-        ]  # fmt: skip
+        return server_command(self.product, port, database_uri, artifacts, self.workers)
 
 
 @dataclass
-class RunningServer:
+class RunningServer(ServerProcess):
+    """A server started by ``launch``, with its configuration."""
+
     config: ServerConfig
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def cpu_seconds(self) -> float:
-        return tree_cpu_seconds(self.process.pid)
-
-    def log_tail(self, lines: int = 15) -> str:
-        return log_tail(self.log_path, lines)
-
-
-@contextlib.contextmanager
-def running(config: ServerConfig, database_uri: str, workdir: Path) -> Iterator[RunningServer]:
-    def command(port: int) -> list[str]:
-        return config.command(port, database_uri, workdir / "artifacts")
-
-    with launch(config.label, command, workdir / "server.log") as process:
-        yield RunningServer(config, process.url, process.process, process.log_path)
-
-
-# --- databases ----------------------------------------------------------------------------------
-
-
-class SqliteDatabases:
-    def describe(self) -> str:
-        return "SQLite"
-
-    def uri(self, config: ServerConfig, workdir: Path) -> str:
-        path = (workdir / "db.sqlite").resolve()
-        return f"sqlite://{path}" if config.product == "fasttrackml" else f"sqlite:///{path}"
-
-    def close(self) -> None:
-        pass
-
-
-class PostgresDatabases:
-    """One fresh database per server on the given cluster, all dropped by close()."""
-
-    SCHEMES: ClassVar = {
-        "modelyard": "postgresql+psycopg",
-        "mlflow": "postgresql",
-        "fasttrackml": "postgres",
-    }
-
-    def __init__(self, cluster_url: str) -> None:
-        self.cluster_url = cluster_url.rstrip("/")
-        self.created: list[str] = []
-
-    def _execute(self, sql: str) -> tuple[Any, ...] | None:
-        with psycopg.connect(f"{self.cluster_url}/postgres", autocommit=True) as conn:
-            cursor = conn.execute(sql.encode())
-            return cursor.fetchone() if cursor.description else None
-
-    def describe(self) -> str:
-        row = self._execute("SHOW server_version")
-        return f"PostgreSQL {row[0] if row else '?'}"
-
-    def uri(self, config: ServerConfig, workdir: Path) -> str:
-        name = f"bench_{config.key.replace('-', '_')}_{os.getpid()}"
-        self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        self._execute(f'CREATE DATABASE "{name}"')
-        self.created.append(name)
-        location = self.cluster_url.split("://", 1)[1]
-        return f"{self.SCHEMES[config.product]}://{location}/{name}"
-
-    def close(self) -> None:
-        for name in self.created:
-            try:
-                self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            except psycopg.Error as exc:
-                console.print(f"[yellow]could not drop database {name}: {escape(str(exc))}")
-
-
-Databases = SqliteDatabases | PostgresDatabases
 
 
 # --- REST calls made without the mlflow client ------------------------------------------------
 
 
-class Rest:
+class Rest(MlflowRest):
     def __init__(self, url: str) -> None:
-        self.http = httpx.Client(
-            base_url=f"{url}{API}",
-            timeout=600,
-            limits=httpx.Limits(max_connections=POPULATE_THREADS),
-        )
-
-    def post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        response = self.http.post(path, json=body)
-        if response.status_code != 200:
-            raise RuntimeError(f"POST {path}: HTTP {response.status_code} {response.text[:300]}")
-        return response
+        super().__init__(url, max_connections=POPULATE_THREADS)
 
     def create_run(self, experiment_id: str, name: str, tags: dict[str, str]) -> str:
         body = {
@@ -574,9 +380,6 @@ class Rest:
             if not token:
                 return points
 
-    def close(self) -> None:
-        self.http.close()
-
 
 # --- measures -----------------------------------------------------------------------------------
 
@@ -587,24 +390,6 @@ def now_ms() -> int:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{time.time_ns()}"
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Nearest-rank percentile, q in (0, 1]."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
-
-
-def timed(call: Callable[[], object], repeats: int, warmups: int = 0) -> list[float]:
-    """Seconds taken by each of ``repeats`` calls, after ``warmups`` untimed ones."""
-    for _ in range(warmups):
-        call()
-    latencies = []
-    for _ in range(repeats):
-        before = time.perf_counter()
-        call()
-        latencies.append(time.perf_counter() - before)
-    return latencies
 
 
 def measure_log_metric(
@@ -827,26 +612,10 @@ def measure_memory(server: RunningServer) -> MemoryResult:
 # --- orchestration ------------------------------------------------------------------------------
 
 
-def attempt(server: str, measure: Callable[[], Outcome]) -> Outcome:
-    gc.collect()  # so that the previous measure's garbage is not collected during this one
-    try:
-        return measure()
-    except Exception as exc:  # one server's failure must not lose the other figures
-        return Failure(server, f"{type(exc).__name__}: {str(exc)[:400]}")
-
-
-def summary(outcome: Outcome) -> str:
-    if isinstance(outcome, Failure):
-        return f"[red]FAILED[/red] {escape(outcome.error)}"
-    return ", ".join(f"{header} {value}" for header, value in outcome.columns().items())
-
-
 def measures_for(
     server: RunningServer, client: mlflow.MlflowClient, rest: Rest, w: Workload
-) -> list[tuple[str, Callable[[], Outcome]]]:
-    steps: list[tuple[str, Callable[[], Outcome]]] = [
-        ("log_metric", lambda: measure_log_metric(client, server, w))
-    ]
+) -> list[Step]:
+    steps: list[Step] = [("log_metric", lambda: measure_log_metric(client, server, w))]
     if server.config.full_workload:
         steps += [
             ("log_batch", lambda: measure_log_batch(client, server, w)),
@@ -863,18 +632,16 @@ def benchmark_server(
 ) -> None:
     workdir.mkdir()
     try:
-        with running(config, databases.uri(config, workdir), workdir) as server:
+        database_uri = databases.uri(config, workdir)
+        with launch_server(config, database_uri, str(workdir / "artifacts"), workdir) as process:
+            server = RunningServer(
+                process.label, process.url, process.process, process.log_path, config
+            )
             client, rest = mlflow.MlflowClient(tracking_uri=server.url), Rest(server.url)
             with contextlib.closing(rest):
-                for measure, run in measures_for(server, client, rest, w):
-                    outcome = attempt(config.key, run)
-                    results.record(measure, outcome)
-                    console.log(f"{config.label} {measure}: {summary(outcome)}")
-                    if isinstance(outcome, Failure):
-                        console.print(f"[dim]{escape(server.log_tail())}")
+                run_measures(config, server, measures_for(server, client, rest, w), results)
     except (StartupError, psycopg.Error, OSError) as exc:
-        results.notes.append(f"{config.label}: not measured, {exc}")
-        console.print(f"[red]{config.label}: {escape(str(exc))}")
+        note_not_measured(results, config.label, exc)
 
 
 def find_fasttrackml(explicit: str | None) -> str | None:
@@ -884,49 +651,24 @@ def find_fasttrackml(explicit: str | None) -> str | None:
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
 
-def ensure_psycopg2(results: Results) -> bool:
-    """MLflow reaches PostgreSQL through psycopg2; install the wheel when it is missing."""
-    if importlib.util.find_spec("psycopg2") is not None:
-        return True
-    console.log("MLflow on PostgreSQL needs psycopg2: installing psycopg2-binary")
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "psycopg2-binary"],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode == 0:
-        results.notes.append("psycopg2-binary was installed into this environment for MLflow.")
-        return True
-    results.notes.append(
-        "MLflow skipped on PostgreSQL, so no ratios: psycopg2 is missing and installing "
-        f"psycopg2-binary failed: {done.stderr.strip()[-300:]}"
-    )
-    return False
-
-
 def server_configs(
     selected: set[str], backend: str, fasttrackml: str | None, results: Results
 ) -> list[ServerConfig]:
-    mlflow_bin = str(Path(sys.executable).parent / "mlflow")
     configs = []
     if "modelyard" in selected:
         configs += [
-            ServerConfig("modelyard", "modelyard (1 worker)", "modelyard", sys.executable, 1, True),
-            ServerConfig(
-                "modelyard-w4", "modelyard (4 workers)", "modelyard", sys.executable, 4, False
-            ),
+            ServerConfig("modelyard", "modelyard (1 worker)", "modelyard", 1, True),
+            ServerConfig("modelyard-w4", "modelyard (4 workers)", "modelyard", 4, False),
         ]
-    if "mlflow" in selected and (backend == "sqlite" or ensure_psycopg2(results)):
+    if "mlflow" in selected and (backend == "sqlite" or ensure_psycopg2(results.notes)):
         configs += [
-            ServerConfig("mlflow", "MLflow (1 worker)", "mlflow", mlflow_bin, 1, True),
-            ServerConfig(
-                "mlflow-w4", "MLflow (default, 4 workers)", "mlflow", mlflow_bin, None, False
-            ),
+            ServerConfig("mlflow", "MLflow (1 worker)", "mlflow", 1, True),
+            ServerConfig("mlflow-w4", "MLflow (default, 4 workers)", "mlflow", None, False),
         ]
     if "fasttrackml" in selected:
         if fasttrackml:
             configs.append(
-                ServerConfig("fasttrackml", "FastTrackML", "fasttrackml", fasttrackml, None, True)
+                ServerConfig("fasttrackml", "FastTrackML", "fasttrackml", None, True, fasttrackml)
             )
         else:
             results.notes.append(
@@ -944,18 +686,18 @@ def fasttrackml_version(binary: str | None) -> str | None:
 
 
 def machine_info(databases: Databases, fasttrackml: str | None) -> dict[str, Any]:
-    return {
-        **machine_basics(),
-        "fasttrackml": fasttrackml_version(fasttrackml) or "not installed",
-        "backend": databases.describe(),
-        "load average at start": load_average(),
-    }
+    return machine_at_start(
+        {
+            "fasttrackml": fasttrackml_version(fasttrackml) or "not installed",
+            "backend": databases.describe(),
+        }
+    )
 
 
 # --- report -------------------------------------------------------------------------------------
 
 
-def measure_title(measure: Measure, w: Workload) -> str:
+def measure_titles(w: Workload) -> dict[str, str]:
     sizes = {
         "log_metric": f"{w.single_calls:,} calls after {w.warmup_calls} warm-up",
         "log_batch": f"{w.batch_calls} calls",
@@ -964,119 +706,17 @@ def measure_title(measure: Measure, w: Workload) -> str:
         "metric_history": f"{w.history_points:,} points, mean of {w.history_repeats} fetches",
         "memory": "whole process tree",
     }
-    return f"{measure.title} ({sizes[measure.key]})"
+    return {measure.key: f"{measure.title} ({sizes[measure.key]})" for measure in MEASURES}
 
 
-def print_measure(measure: Measure, results: Results, labels: dict[str, str], w: Workload) -> None:
-    outcomes = results.outcomes.get(measure.key, {})
-    if not outcomes:
-        return
-    succeeded = [o for o in outcomes.values() if not isinstance(o, Failure)]
-    headers = list(succeeded[0].columns()) if succeeded else ["result"]
-    table = Table(title=measure_title(measure, w), title_justify="left")
-    table.add_column("server")
-    for header in headers:
-        table.add_column(header, justify="right")
-    table.add_column("x MLflow", justify="right")
-    table.add_column(f"target {measure.target.text}")
-    for server, outcome in outcomes.items():
-        ratio = results.ratio(measure.key, outcome)
-        cells = (
-            [f"[red]failed: {escape(outcome.error)}"] + [""] * (len(headers) - 1)
-            if isinstance(outcome, Failure)
-            else list(outcome.columns().values())
-        )
-        mine = server.startswith("modelyard")
-        target = status_cell(measure.target.met(outcome, ratio)) if mine else ""
-        table.add_row(
-            labels[server], *cells, "" if server == BASELINE else ratio_cell(ratio), target
-        )
-    console.print(table)
-
-
-def target_rows(results: Results) -> list[dict[str, Any]]:
-    rows = []
-    for measure in MEASURES:
-        outcome = results.outcomes.get(measure.key, {}).get("modelyard")
-        if outcome is not None:
-            ratio = results.ratio(measure.key, outcome)
-            rows.append(
-                {
-                    "measure": measure.key,
-                    "target": measure.target.text,
-                    "ratio": ratio,
-                    "client_bound_ceiling": results.ceiling(measure.key, outcome),
-                    "met": measure.target.met(outcome, ratio),
-                }
-            )
-    return rows
-
-
-def print_targets(rows: list[dict[str, Any]]) -> None:
-    if not rows:
-        return
-    table = Table(title="modelyard (1 worker) against the issue's targets", title_justify="left")
-    for header in ("measure", "target", "x MLflow", "ceiling", "status"):
-        table.add_column(header)
-    for row in rows:
-        table.add_row(
-            row["measure"],
-            row["target"],
-            ratio_cell(row["ratio"]),
-            ratio_cell(row["client_bound_ceiling"]),
-            status_cell(row["met"]),
-        )
-    console.print(table)
-    console.print(
-        "[dim]ceiling: the ratio a server answering in no time would reach, MLflow's time per "
-        "operation over the mlflow client's own CPU time with modelyard (for search_runs, its "
-        "parsing of the response)."
-    )
-
-
-def write_json(
-    path: Path, info: dict[str, Any], results: Results, configs: list[ServerConfig], w: Workload
-) -> None:
-    document = {
-        "machine": info,
-        "workload": asdict(w),
-        "servers": {c.key: {"label": c.label, "workers": c.workers} for c in configs},
-        "results": {
-            measure: {server: {"kind": type(o).__name__, **asdict(o)} for server, o in by.items()}
-            for measure, by in results.outcomes.items()
-        },
-        "ratios_vs_mlflow": {
-            measure: {server: results.ratio(measure, o) for server, o in by.items()}
-            for measure, by in results.outcomes.items()
-        },
-        "targets": target_rows(results),
-        "notes": results.notes,
-    }
-    path.write_text(json.dumps(document, indent=2))
-    console.print(f"figures written to {path}")
-
-
-def report(
-    info: dict[str, Any], results: Results, configs: list[ServerConfig], w: Workload
-) -> None:
-    labels = {c.key: c.label for c in configs}
-    console.rule("Results")
-    print_machine(info)
-    for measure in MEASURES:
-        print_measure(measure, results, labels, w)
-    print_targets(target_rows(results))
-    for note in results.notes:
-        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+CEILING_NOTE = ceiling_note("search_runs")
 
 
 # --- main ---------------------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n\n", 1)[0],
-        epilog="See the docstring of benchmarks/tracking.py for what is measured.",
-    )
+    parser = argument_parser(__doc__, "tracking.py")
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, about 1.5 minutes")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
@@ -1086,16 +726,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="comma-separated subset of modelyard,mlflow,fasttrackml (default: all)",
     )
     parser.add_argument("--fasttrackml-bin", help="path of FastTrackML's `fml` binary")
-    parser.add_argument(
-        "--pg-url",
-        default="postgresql://postgres@127.0.0.1:5432",
-        help="PostgreSQL cluster (no database name) for --backend postgres",
-    )
-    args = parser.parse_args(argv)
-    unknown = set(args.servers.split(",")) - {"modelyard", "mlflow", "fasttrackml"}
-    if unknown:
-        parser.error(f"unknown servers: {', '.join(sorted(unknown))}")
-    return args
+    add_pg_url_option(parser)
+    return parse_checking_servers(parser, argv, ("modelyard", "mlflow", "fasttrackml"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1103,9 +735,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workload = QUICK if args.quick else FULL
     results = Results()
     fasttrackml = find_fasttrackml(args.fasttrackml_bin)
-    databases: Databases = (
-        PostgresDatabases(args.pg_url) if args.backend == "postgres" else SqliteDatabases()
-    )
+    databases = fresh_databases(args.backend, args.pg_url, name_prefix="bench")
     root = Path(tempfile.mkdtemp(prefix="modelyard-bench-"))
     started = time.perf_counter()
     try:
@@ -1116,11 +746,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         databases.close()
         shutil.rmtree(root, ignore_errors=True)
-    info["load average at end"] = load_average()
-    info["duration"] = f"{time.perf_counter() - started:.0f} s"
-    report(info, results, configs, workload)
+    record_end_of_run(info, started)
+    print_report(info, results, MEASURES, configs, measure_titles(workload), CEILING_NOTE)
     if args.json:
-        write_json(args.json, info, results, configs, workload)
+        document = results_document(info, asdict(workload), configs, results, MEASURES)
+        write_json(args.json, document)
     return 0
 
 

@@ -956,7 +956,7 @@ def test_registered_models_refusals(text: str, fragment: str) -> None:
         ("version_number < 3", Comparison(ATTRIBUTE, "version_number", "<", 3)),
         ("version_number <= 3", Comparison(ATTRIBUTE, "version_number", "<=", 3)),
         ("version_number = '3'", Comparison(ATTRIBUTE, "version_number", "=", 3)),
-        ("version_number > \"07\"", Comparison(ATTRIBUTE, "version_number", ">", 7)),
+        ('version_number > "07"', Comparison(ATTRIBUTE, "version_number", ">", 7)),
     ],
 )
 def test_model_versions_filters(text: str, expected: Comparison) -> None:

@@ -313,6 +313,11 @@ class Registry:
         check_alias(alias)
         with self._uow(write=False) as tx:
             project = tx.projects.get_project(caller.project)
+            if alias.lower() != LATEST:
+                # The hot path, one query; the slower one below tells which part is missing.
+                found = tx.aliases.find_aliased_version(project, name, alias)
+                if found is not None:
+                    return tx.model_versions.get_version(found)
             ref = tx.registered_models.get_model_ref(project, name)
             if alias.lower() == LATEST:
                 chosen = latest_of(tx.model_versions.summaries(ref))

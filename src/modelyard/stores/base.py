@@ -413,6 +413,10 @@ class AliasStore(Protocol):
     def alias_target(self, ref: RegisteredModelRef, alias: str) -> int | None:
         """The version number the alias points at, or None."""
 
+    def find_aliased_version(self, project: Project, name: str, alias: str) -> VersionRef | None:
+        """The version the alias of the model named ``name`` points at, in one query; None
+        when the model or the alias does not exist."""
+
     def set_alias(
         self,
         ref: RegisteredModelRef,

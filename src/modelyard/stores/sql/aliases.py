@@ -4,12 +4,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from modelyard.domain.audit import AliasAssignment
+from modelyard.domain.experiments import Project
 from modelyard.stores.base import RegisteredModelRef, VersionRef
 from modelyard.stores.sql.dialect import upsert
-from modelyard.stores.sql.tables import alias_history, model_versions, registered_model_aliases
+from modelyard.stores.sql.tables import (
+    alias_history,
+    model_versions,
+    registered_model_aliases,
+    registered_models,
+)
+
+_TARGET = (
+    select(model_versions.c.version)
+    .join_from(registered_model_aliases, model_versions)
+    .where(
+        registered_model_aliases.c.registered_model_id == bindparam("model_key"),
+        registered_model_aliases.c.alias == bindparam("alias"),
+    )
+)
+
+_ALIASED_VERSION = (
+    select(
+        registered_models.c.id, model_versions.c.id.label("version_key"), model_versions.c.version
+    )
+    .join_from(registered_models, registered_model_aliases)
+    .join(model_versions, model_versions.c.id == registered_model_aliases.c.version_id)
+    .where(
+        registered_models.c.project_id == bindparam("project_id"),
+        registered_models.c.name == bindparam("name"),
+        registered_model_aliases.c.alias == bindparam("alias"),
+    )
+)
 
 
 class SqlAliasStore:
@@ -17,14 +45,15 @@ class SqlAliasStore:
         self._db = connection
 
     def alias_target(self, ref: RegisteredModelRef, alias: str) -> int | None:
-        return self._db.execute(
-            select(model_versions.c.version)
-            .join_from(registered_model_aliases, model_versions)
-            .where(
-                registered_model_aliases.c.registered_model_id == ref.key,
-                registered_model_aliases.c.alias == alias,
-            )
-        ).scalar()
+        return self._db.execute(_TARGET, {"model_key": ref.key, "alias": alias}).scalar()
+
+    def find_aliased_version(self, project: Project, name: str, alias: str) -> VersionRef | None:
+        row = self._db.execute(
+            _ALIASED_VERSION, {"project_id": project.id, "name": name, "alias": alias}
+        ).first()
+        if row is None:
+            return None
+        return VersionRef(row.version_key, RegisteredModelRef(row.id, name), row.version)
 
     def set_alias(
         self,

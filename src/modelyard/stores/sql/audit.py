@@ -12,6 +12,8 @@ from modelyard.domain.experiments import Project
 from modelyard.stores.base import AuditQuery, Page, RegisteredModelRef
 from modelyard.stores.sql.tables import audit_log, registered_models
 
+_INSERT = insert(audit_log)
+
 
 class SqlAuditStore:
     def __init__(self, connection: Connection) -> None:
@@ -33,7 +35,7 @@ class SqlAuditStore:
                 for name in {c.model_name for c in changes}
             }
             self._db.execute(
-                insert(audit_log),
+                _INSERT,
                 [
                     {
                         "project_id": project.id,
