@@ -6,13 +6,20 @@ import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 
 from modelyard.artifacts.locations import artifact_store
-from modelyard.config import Settings
+from modelyard.config import DEFAULT_HOME, Settings
+from modelyard.delivery.secrets import SecretBox, key_from
+from modelyard.delivery.sender import Sender
+from modelyard.delivery.ssrf import parse_networks
+from modelyard.delivery.worker import DeliveryWorker, RetryPolicy
 from modelyard.services.artifacts import Artifacts
 from modelyard.services.audit import AuditLog
+from modelyard.services.deliveries import Deliveries
+from modelyard.services.evaluations import Evaluations
 from modelyard.services.experiments import Experiments
 from modelyard.services.gc import GarbageCollector
 from modelyard.services.logged_models import LoggedModels
@@ -21,6 +28,8 @@ from modelyard.services.multipart import MultipartUploads
 from modelyard.services.projects import Projects
 from modelyard.services.registry import Registry
 from modelyard.services.runs import Runs
+from modelyard.services.webhooks import Webhooks
+from modelyard.stores.base import UnitOfWorkFactory
 from modelyard.stores.sql.engine import make_engine
 from modelyard.stores.sql.schema import ensure_current
 from modelyard.stores.sql.uow import SqlUnitOfWorkFactory
@@ -44,9 +53,39 @@ class Container:
     registry: Registry
     model_versions: ModelVersions
     audit: AuditLog
+    webhooks: Webhooks
+    deliveries: Deliveries
+    evaluations: Evaluations
+    uow: UnitOfWorkFactory
+    secrets: SecretBox
+
+    def sender(self) -> Sender:
+        return Sender(
+            self.settings.delivery_timeout_s, parse_networks(self.settings.webhook_allowed_networks)
+        )
+
+    def delivery_worker(self, name: str | None = None) -> DeliveryWorker:
+        settings = self.settings
+        policy = RetryPolicy(
+            max_attempts=settings.delivery_max_attempts,
+            base_delay_ms=int(settings.delivery_backoff_base_s * 1000),
+            max_delay_ms=int(settings.delivery_backoff_max_s * 1000),
+            # A claim outlives the longest attempt, so no other worker takes it over early.
+            lease_ms=int(max(60.0, settings.delivery_timeout_s * 3) * 1000),
+        )
+        return DeliveryWorker(self.uow, self.sender(), self.secrets, policy, now_ms, name=name)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def secret_key_file(settings: Settings) -> Path:
+    if settings.secret_key_file is not None:
+        return settings.secret_key_file
+    url = make_url(settings.backend_store_uri)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return Path(url.database).parent / "secret.key"
+    return DEFAULT_HOME / "secret.key"
 
 
 def build(
@@ -83,7 +122,14 @@ def build(
         engine.dispose()
         raise
     artifacts = Artifacts(uow, store, now_ms)
-    return Container(
+    secrets = SecretBox(key_from(settings.secret_key, secret_key_file(settings)))
+    container: Container | None = None
+
+    def sender() -> Sender:
+        assert container is not None
+        return container.sender()
+
+    container = Container(
         settings=settings,
         engine=engine,
         projects=Projects(uow, now_ms),
@@ -96,4 +142,12 @@ def build(
         registry=Registry(uow, now_ms),
         model_versions=ModelVersions(uow, now_ms),
         audit=AuditLog(uow),
+        webhooks=Webhooks(
+            uow, now_ms, secrets, sender, parse_networks(settings.webhook_allowed_networks)
+        ),
+        deliveries=Deliveries(uow, now_ms, settings.delivery_max_attempts),
+        evaluations=Evaluations(uow, now_ms),
+        uow=uow,
+        secrets=secrets,
     )
+    return container

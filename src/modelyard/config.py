@@ -47,6 +47,42 @@ class Settings(BaseSettings):
         "auto", description="Event loop of the server processes; auto prefers uvloop."
     )
 
+    worker_in_server: bool = Field(
+        True,
+        description="Run the event delivery worker inside each server process; turn off when "
+        "`modelyard worker` processes do the delivering.",
+    )
+    worker_poll_s: float = Field(
+        0.5, gt=0, le=60, description="How often an idle delivery worker looks for work."
+    )
+    delivery_max_attempts: int = Field(
+        8, ge=1, le=100, description="Attempts per webhook delivery before it is dead-lettered."
+    )
+    delivery_backoff_base_s: float = Field(
+        2.0, gt=0, description="Delay before the second attempt; it doubles with each attempt."
+    )
+    delivery_backoff_max_s: float = Field(
+        600.0, gt=0, description="Longest delay between two attempts of a delivery."
+    )
+    delivery_timeout_s: float = Field(
+        10.0, gt=0, le=300, description="How long a receiver has to answer one attempt."
+    )
+    webhook_allowed_networks: str = Field(
+        "",
+        description="Internal networks webhooks may still send to, comma-separated CIDRs "
+        "(e.g. 10.0.0.0/8); all others but public addresses are refused.",
+    )
+    secret_key: str | None = Field(
+        None,
+        description="Fernet key encrypting stored webhook secrets; shared by every server of a "
+        "deployment. Without it one is kept in secret_key_file.",
+    )
+    secret_key_file: Path | None = Field(
+        None,
+        description="Where the generated secret key is kept without secret_key; by default "
+        "secret.key next to the SQLite database (.modelyard/ for PostgreSQL).",
+    )
+
     @field_validator("backend_store_uri")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -102,7 +102,8 @@ def test_supported_routes_are_versioned_rest_paths_of_supported_entries() -> Non
     assert ("POST", "/api/2.0/mlflow/experiments/create") in routes
     assert ("GET", "/api/2.0/mlflow/experiments/search") in routes
     assert ("POST", "/api/2.0/mlflow/registered-models/create") in routes
-    assert ("POST", "/api/2.0/mlflow/webhooks") not in routes
+    assert ("POST", "/api/2.0/mlflow/webhooks") in routes
+    assert ("PATCH", "/api/2.0/mlflow/traces/{request_id}/tags") not in routes
     assert len(routes) == sum(e.status == "supported" for e in endpoints)
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import click
 
 from modelyard.cli.db import db
+from modelyard.cli.deliveries import deliveries
 from modelyard.cli.gc import gc
 from modelyard.cli.lineage import lineage
 from modelyard.cli.projects import projects
 from modelyard.cli.server import server
+from modelyard.cli.worker import worker
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,5 +24,7 @@ main.add_command(db)
 main.add_command(projects)
 main.add_command(gc)
 main.add_command(lineage)
+main.add_command(worker)
+main.add_command(deliveries)
 
 __all__ = ["main"]

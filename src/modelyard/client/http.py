@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -114,6 +115,45 @@ class Client:
         version: int | None = found["version"]
         return version
 
+    def record_evaluation(
+        self, name: str, version: int | str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Record an evaluation on a model version (what ``modelyard evaluate`` found): body
+        ``{"run_id", "passed", "metrics", "baseline", "gates", "dataset"}``; returns the
+        stored evaluation with its ``id`` and ``created_at``.
+
+        Raises:
+            ClientError: RESOURCE_DOES_NOT_EXIST for an unknown version, ENDPOINT_NOT_FOUND
+                from a server that does not record evaluations yet.
+        """
+        found = self._send("POST", _evaluations_path(name, version), json=dict(body))
+        evaluation: dict[str, Any] = found["evaluation"]
+        return evaluation
+
+    def evaluations(self, name: str, version: int | str) -> list[dict[str, Any]]:
+        """The evaluations recorded on a model version, newest first.
+
+        Raises:
+            ClientError: as record_evaluation.
+        """
+        found: list[dict[str, Any]] = self._get(_evaluations_path(name, version), params={})[
+            "evaluations"
+        ]
+        return found
+
+    def deliveries(self, **filters: Any) -> list[dict[str, Any]]:
+        """The newest deliveries first; filters: status, webhook_id, event_type, max_results."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        found: list[dict[str, Any]] = self._get("/deliveries", params=params)["deliveries"]
+        return found
+
+    def redeliver(self, delivery_id: int) -> dict[str, Any]:
+        """Make the delivery due now, with a fresh allowance of attempts."""
+        found: dict[str, Any] = self._send("POST", f"/deliveries/{delivery_id}/redeliver")[
+            "delivery"
+        ]
+        return found
+
     def _get(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return self._send("GET", path, params=params)
 
@@ -134,3 +174,8 @@ class Client:
             raise ClientError(
                 response.status_code, "HTTP_ERROR", f"{response.status_code}: {response.text[:200]}"
             ) from None
+
+
+def _evaluations_path(name: str, version: int | str) -> str:
+    # A model name may hold "/" and other characters that must not split the path.
+    return f"/registered-models/{quote(name, safe='')}/versions/{version}/evaluations"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -47,13 +48,42 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return json_response(error_body("BAD_REQUEST", str(exc.detail)), status_code=exc.status_code)
 
 
+@contextmanager
+def delivering(container: Container) -> Iterator[None]:
+    """The delivery worker on a thread of this process, unless `modelyard worker` processes
+    deliver instead (MODELYARD_WORKER_IN_SERVER=false)."""
+    settings = container.settings
+    if not settings.worker_in_server:
+        yield
+        return
+    worker = container.delivery_worker()
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=worker.run_forever,
+        args=(stop, settings.worker_poll_s),
+        name="modelyard-delivery",
+        daemon=True,
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        # An attempt in flight finishes within the receiver timeout; past that, the daemon
+        # thread dies with the process and the delivery's lease lets another worker retry it.
+        thread.join(timeout=settings.delivery_timeout_s + 1)
+        if not thread.is_alive():
+            worker.close()
+
+
 def create_app(container: Container) -> Starlette:
     """The application serving ``container``'s services; closes the container on shutdown."""
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
-            yield
+            with delivering(container):
+                yield
         finally:
             container.close()
 

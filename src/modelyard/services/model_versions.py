@@ -30,6 +30,7 @@ from modelyard.domain.search import MODEL_VERSIONS, parse_filter, parse_order_by
 from modelyard.domain.semver import Bump, SemVer
 from modelyard.domain.validation import check_length, missing_value
 from modelyard.errors import AlreadyExists, InvalidArgument, NotFound
+from modelyard.services.changes import record_changes
 from modelyard.services.context import Caller
 from modelyard.services.model_sources import ResolvedSource, pin_version, resolve_source
 from modelyard.services.pagination import check_max_results, decode_token, encode_token
@@ -124,7 +125,8 @@ class ModelVersions:
             if resolved.model_id:
                 _list_on_logged_model(tx, project, resolved.model_id, name, created.version)
             version = _as_created(ref.name, created.version, new, now)
-            tx.audit.record(
+            record_changes(
+                tx,
                 project,
                 [
                     Change(
@@ -172,7 +174,8 @@ class ModelVersions:
             before = tx.model_versions.get_version(ref, with_aliases=False).description
             tx.model_versions.update_description(ref, description, now)
             updated = tx.model_versions.get_version(ref)
-            tx.audit.record(
+            record_changes(
+                tx,
                 project,
                 [
                     Change(
@@ -217,7 +220,7 @@ class ModelVersions:
                         changes.append(_stage_change(tx, other_ref, Stage.ARCHIVED, now))
             tx.registered_models.touch_model(ref.model, now)
             moved = tx.model_versions.get_version(ref)
-            tx.audit.record(project, changes, now, caller.user)
+            record_changes(tx, project, changes, now, caller.user)
             tx.commit()
         return moved
 
@@ -238,7 +241,7 @@ class ModelVersions:
             changes.append(
                 Change(Action.VERSION_DELETED, name, version, before=version_state(before))
             )
-            tx.audit.record(project, changes, now, caller.user)
+            record_changes(tx, project, changes, now, caller.user)
             tx.commit()
 
     def set_tag(self, caller: Caller, name: str, version: int, tag: Tag) -> None:
@@ -248,7 +251,8 @@ class ModelVersions:
             project = tx.projects.get_project(caller.project)
             ref = version_ref(tx, project, name, version)
             before = tx.model_versions.set_version_tag(ref, tag.key, tag.value)
-            tx.audit.record(
+            record_changes(
+                tx,
                 project,
                 [
                     Change(
@@ -274,7 +278,8 @@ class ModelVersions:
             ref = version_ref(tx, project, name, version)
             before = tx.model_versions.delete_version_tag(ref, key)
             if before is not None:
-                tx.audit.record(
+                record_changes(
+                    tx,
                     project,
                     [
                         Change(
@@ -313,14 +318,17 @@ class ModelVersions:
         return page.items, encode_token(page.next_offset)
 
     def lineage(self, caller: Caller, name: str, version: int) -> tuple[ModelVersion, Any]:
-        """The version and the lineage document recorded when it was registered."""
+        """The version, the lineage document recorded when it was registered, and the
+        evaluations recorded since (newest first)."""
         with self._uow(write=False) as tx:
             project = tx.projects.get_project(caller.project)
             ref = version_ref(tx, project, name, version)
             document = tx.model_versions.get_lineage(ref)
-            return tx.model_versions.get_version(ref), (
-                orjson.loads(document) if document else None
-            )
+            lineage = orjson.loads(document) if document else None
+            evaluations = tx.evaluations.evaluations_of(ref)
+            if evaluations:
+                lineage = {**(lineage or {}), "evaluations": [e.as_json() for e in evaluations]}
+            return tx.model_versions.get_version(ref), lineage
 
 
 def _as_created(name: str, number: int, new: NewVersion, now: int) -> ModelVersion:

@@ -31,6 +31,7 @@ from modelyard.domain.search import parse_order_by as parse_order
 from modelyard.domain.semver import SemVer
 from modelyard.domain.validation import check_length, missing_value
 from modelyard.errors import AlreadyExists, InvalidArgument, NotFound
+from modelyard.services.changes import record_changes
 from modelyard.services.context import Caller
 from modelyard.services.pagination import check_max_results, decode_token, encode_token
 from modelyard.stores.base import (
@@ -75,7 +76,8 @@ class Registry:
                 raise _name_taken(name, tx.registered_models.get_model(existing), is_prompt(pairs))
             ref = tx.registered_models.create_model(project, name, description, pairs, now)
             model = tx.registered_models.get_model(ref)
-            tx.audit.record(
+            record_changes(
+                tx,
                 project,
                 [Change(Action.MODEL_CREATED, name, after=model_state(model))],
                 now,
@@ -102,7 +104,8 @@ class Registry:
             if new_name != name and tx.registered_models.find_model_ref(project, new_name):
                 raise AlreadyExists(f"Registered Model (name={new_name}) already exists.")
             # Recorded first, while the model still has the name the entry is about.
-            tx.audit.record(
+            record_changes(
+                tx,
                 project,
                 [
                     Change(
@@ -128,7 +131,8 @@ class Registry:
             before = tx.registered_models.get_model(ref)
             tx.registered_models.update_model(ref, description, now)
             model = tx.registered_models.get_model(ref)
-            tx.audit.record(
+            record_changes(
+                tx,
                 project,
                 [
                     Change(
@@ -153,8 +157,8 @@ class Registry:
             ref = tx.registered_models.get_model_ref(project, name)
             before = model_state(tx.registered_models.get_model(ref))
             before["versions"] = [s.version for s in tx.model_versions.summaries(ref)]
-            tx.audit.record(
-                project, [Change(Action.MODEL_DELETED, name, before=before)], now, caller.user
+            record_changes(
+                tx, project, [Change(Action.MODEL_DELETED, name, before=before)], now, caller.user
             )
             tx.registered_models.delete_model(ref)
             tx.commit()
@@ -167,7 +171,8 @@ class Registry:
             project = tx.projects.get_project(caller.project)
             ref = tx.registered_models.get_model_ref(project, name)
             before = tx.registered_models.set_model_tag(ref, tag.key, tag.value)
-            tx.audit.record(
+            record_changes(
+                tx,
                 project,
                 [
                     Change(
@@ -193,7 +198,8 @@ class Registry:
             ref = tx.registered_models.get_model_ref(project, name)
             before = tx.registered_models.delete_model_tag(ref, key)
             if before is not None:
-                tx.audit.record(
+                record_changes(
+                    tx,
                     project,
                     [Change(Action.MODEL_TAG_DELETED, name, before={"key": key, "value": before})],
                     now,
@@ -261,7 +267,8 @@ class Registry:
             target = version_ref(tx, project, name, version)
             before = tx.aliases.set_alias(target.model, alias, target, now, caller.user)
             if before != version:
-                tx.audit.record(
+                record_changes(
+                    tx,
                     project,
                     [
                         Change(
@@ -287,7 +294,8 @@ class Registry:
             ref = tx.registered_models.get_model_ref(project, name)
             before = tx.aliases.delete_alias(ref, alias, now, caller.user)
             if before is not None:
-                tx.audit.record(
+                record_changes(
+                    tx,
                     project,
                     [
                         Change(

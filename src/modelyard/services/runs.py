@@ -7,6 +7,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 
+from modelyard.domain.events import run_finished
 from modelyard.domain.experiments import LifecycleStage, ViewType
 from modelyard.domain.logged_models import (
     LOG_MODEL_HISTORY_TAG,
@@ -53,6 +54,9 @@ MAX_HISTORY_RUNS = 100
 MAX_HISTORY_POINTS_PER_RUN = 2500
 MAX_DATASET_SEARCH_RESULTS = 1000
 MAX_DATASET_SEARCH_EXPERIMENTS = 20
+
+
+_ENDED = frozenset({RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED})
 
 
 class Runs:
@@ -133,6 +137,9 @@ class Runs:
             info = tx.runs.update_run(
                 ref, RunPatch(status=status, end_time=end_time, run_name=run_name or None)
             )
+            if status in _ENDED:
+                project = tx.projects.get_project(caller.project)
+                tx.events.append(project, [run_finished(info)], self._now())
             tx.commit()
         return info
 

@@ -1,4 +1,5 @@
-"""The MLflow-compatible REST API: tracking, artifacts, logged models and the registry."""
+"""The MLflow-compatible REST API: tracking, artifacts, logged models, the registry and
+webhooks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from modelyard.server.mlflow import (
     multipart,
     registry,
     runs,
+    webhooks,
 )
 from modelyard.server.mlflow.routing import Endpoint
 
@@ -21,6 +23,7 @@ ENDPOINTS: list[Endpoint] = [
     *logged_models.ENDPOINTS,
     *multipart.ENDPOINTS,
     *registry.ENDPOINTS,
+    *webhooks.ENDPOINTS,
 ]
 
 # Served beside MLflow's endpoints but not part of its API table.

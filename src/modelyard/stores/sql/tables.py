@@ -374,3 +374,98 @@ audit_log = Table(
     Index(None, "project_id", "model_name", "at"),
     Index(None, "registered_model_id", "at"),
 )
+
+# The outbox: one row per change others may react to, written in the change's transaction.
+# ``dispatched_at`` is set once a worker has turned it into deliveries.
+events = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("type", String(64), nullable=False),
+    Column("model_name", String(256)),
+    Column("alias", String(255)),
+    Column("payload", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("dispatched_at", BigInteger),
+    Index("ix_events_undispatched", "dispatched_at", "id"),
+    Index(None, "project_id", "created_at"),
+)
+
+# Subscriptions: MLflow's webhooks and our CI triggers. The secret is stored encrypted
+# (``secret``) or named as an environment variable of the worker (``secret_env``).
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(256), nullable=False),
+    Column("description", Text),
+    Column("kind", String(16), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("events", Text, nullable=False),
+    Column("filters", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("secret", Text),
+    Column("secret_env", String(256)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index(None, "project_id", "created_at"),
+)
+
+# One row per (event, webhook): the unit of retry. ``key`` is the idempotency key receivers
+# see on every attempt; ``lease_until`` bounds how long a claiming worker owns a sending row.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(64), nullable=False, unique=True),
+    Column("event_id", ForeignKey("events.id", ondelete="CASCADE"), nullable=False),
+    Column("webhook_id", ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("max_attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger),
+    Column("claimed_by", String(128)),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("delivered_at", BigInteger),
+    UniqueConstraint("event_id", "webhook_id"),
+    Index("ix_deliveries_due", "status", "next_attempt_at"),
+    Index(None, "project_id", "created_at"),
+    Index(None, "webhook_id", "created_at"),
+)
+
+# Every attempt, once: the primary key (delivery, number) makes a second send of the same
+# attempt by another worker fail before it goes out.
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("delivery_id", ForeignKey("deliveries.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("worker", String(128), nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger),
+    Column("status_code", Integer),
+    Column("error", Text),
+)
+
+# Results of `modelyard evaluate` recorded on a version: shown in its lineage, checked by
+# deployment policies.
+model_version_evaluations = Table(
+    "model_version_evaluations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False),
+    Column("run_id", String(32)),
+    Column("passed", Boolean, nullable=False),
+    Column("document", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("actor", String(256)),
+    Index(None, "version_id", "created_at"),
+)

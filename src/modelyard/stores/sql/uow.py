@@ -12,7 +12,10 @@ from modelyard.errors import InvalidArgument, Unavailable
 from modelyard.stores.sql.aliases import SqlAliasStore
 from modelyard.stores.sql.artifact_files import SqlArtifactFileStore
 from modelyard.stores.sql.audit import SqlAuditStore
+from modelyard.stores.sql.deliveries import SqlDeliveryStore
 from modelyard.stores.sql.engine import begin
+from modelyard.stores.sql.evaluations import SqlEvaluationStore
+from modelyard.stores.sql.events import SqlEventStore
 from modelyard.stores.sql.experiments import SqlExperimentStore
 from modelyard.stores.sql.logged_models import SqlLoggedModelStore
 from modelyard.stores.sql.metrics import SqlMetricStore
@@ -21,6 +24,7 @@ from modelyard.stores.sql.projects import ProjectCache, SqlProjectStore
 from modelyard.stores.sql.purge import SqlPurgeStore
 from modelyard.stores.sql.registered_models import SqlRegisteredModelStore
 from modelyard.stores.sql.runs import SqlRunStore
+from modelyard.stores.sql.webhooks import SqlWebhookStore
 
 
 class SqlUnitOfWork:
@@ -37,6 +41,10 @@ class SqlUnitOfWork:
     model_versions: SqlModelVersionStore
     aliases: SqlAliasStore
     audit: SqlAuditStore
+    events: SqlEventStore
+    webhooks: SqlWebhookStore
+    deliveries: SqlDeliveryStore
+    evaluations: SqlEvaluationStore
 
     def __init__(self, engine: Engine, *, write: bool, projects: ProjectCache) -> None:
         self._engine = engine
@@ -59,6 +67,10 @@ class SqlUnitOfWork:
         self.model_versions = SqlModelVersionStore(connection)
         self.aliases = SqlAliasStore(connection)
         self.audit = SqlAuditStore(connection)
+        self.events = SqlEventStore(connection)
+        self.webhooks = SqlWebhookStore(connection)
+        self.deliveries = SqlDeliveryStore(connection)
+        self.evaluations = SqlEvaluationStore(connection)
         return self
 
     def __exit__(

@@ -1,0 +1,1 @@
+"""Delivering events: fan-out into deliveries, signed requests, retries, the worker loop."""

@@ -1,0 +1,207 @@
+"""The delivery worker: fans events out into deliveries and sends those that are due.
+
+At least once: a delivery's attempt is recorded as started (and its row leased) before the
+request goes out, and its outcome after; a worker that dies in between leaves a lease that
+runs out, and another worker makes the next attempt. Receivers deduplicate on the delivery id,
+which every attempt repeats.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from modelyard.delivery.requests import build_request
+from modelyard.delivery.secrets import SecretBox
+from modelyard.delivery.sender import Sender
+from modelyard.domain.events import (
+    Delivery,
+    DeliveryStatus,
+    Outcome,
+    Webhook,
+    retry_delay_ms,
+)
+from modelyard.errors import ModelyardError
+from modelyard.stores.base import NewDelivery, UnitOfWorkFactory
+
+log = logging.getLogger("modelyard.delivery")
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base_delay_ms: int = 2_000
+    max_delay_ms: int = 600_000
+    lease_ms: int = 60_000
+
+
+class DeliveryWorker:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        sender: Sender,
+        secrets: SecretBox,
+        policy: RetryPolicy,
+        clock: Callable[[], int],
+        *,
+        name: str | None = None,
+        batch_size: int = 32,
+        concurrency: int = 4,
+        environment: Mapping[str, str] | None = None,
+    ) -> None:
+        self._uow = uow
+        self._sender = sender
+        self._secrets = secrets
+        self._policy = policy
+        self._now = clock
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._batch_size = batch_size
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
+        self._environment = os.environ if environment is None else environment
+        self._rng = random.Random()
+
+    def run_once(self) -> int:
+        """Fan out new events, then send what is due; the number of deliveries attempted."""
+        self.fan_out()
+        return self.deliver_due()
+
+    def run_forever(self, stop: threading.Event, poll_s: float = 0.5) -> None:
+        """Until ``stop`` is set. Errors (a database restarting) are logged and retried."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:
+                log.exception("delivery worker %s: pass failed, retrying", self.name)
+                busy = 0
+            if not busy:
+                stop.wait(poll_s)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
+
+    def fan_out(self, limit: int = 500) -> int:
+        """One delivery per event and active webhook that wants it; the number of events."""
+        with self._uow(write=False) as tx:
+            if not tx.events.has_undispatched():
+                return 0
+        now = self._now()
+        with self._uow(write=True) as tx:
+            events = tx.events.claim_undispatched(limit)
+            if not events:
+                return 0
+            hooks = tx.webhooks.active_webhooks(sorted({e.project_id for e in events}))
+            tx.deliveries.create_deliveries(
+                [
+                    NewDelivery(
+                        key=str(uuid.uuid4()),
+                        event_id=event.id,
+                        webhook_id=hook.id,
+                        project_id=event.project_id,
+                        max_attempts=self._policy.max_attempts,
+                    )
+                    for event in events
+                    for hook in hooks
+                    if hook.project_id == event.project_id and hook.wants(event)
+                ],
+                now,
+            )
+            tx.events.mark_dispatched([e.id for e in events], now)
+            tx.commit()
+        return len(events)
+
+    def deliver_due(self) -> int:
+        now = self._now()
+        with self._uow(write=False) as tx:
+            if not tx.deliveries.has_due(now):
+                return 0
+        with self._uow(write=True) as tx:
+            claimed = tx.deliveries.claim_due(
+                self.name, now, self._policy.lease_ms, self._batch_size
+            )
+            hooks = {d.webhook_id: tx.webhooks.get_by_id(d.webhook_id) for d in claimed}
+            secrets = {d.webhook_id: tx.webhooks.secret_of(d.webhook_id) for d in claimed}
+            tx.commit()
+        jobs = [
+            self._pool.submit(self._attempt, d, hooks[d.webhook_id], secrets[d.webhook_id])
+            for d in claimed
+        ]
+        for job in jobs:
+            job.result()
+        return len(claimed)
+
+    def _attempt(
+        self, delivery: Delivery, hook: Webhook | None, secret: tuple[str | None, str | None]
+    ) -> None:
+        if hook is None:  # deleted since the fan-out: its deliveries went with it
+            return
+        try:
+            request = build_request(
+                hook.target,
+                delivery.event,
+                delivery.key,
+                self._secret(secret),
+                self._now() // 1000,
+                delivery.attempts,
+            )
+            outcome = self._sender.send(request)
+        except ModelyardError as exc:
+            outcome = Outcome(None, error=exc.message, permanent=True)
+        except Exception as exc:  # recorded as a failed attempt, never a stuck delivery
+            log.exception("delivery %s: attempt %d failed", delivery.id, delivery.attempts)
+            outcome = Outcome(None, error=f"{exc.__class__.__name__}: {exc}")
+        self._record(delivery, outcome)
+
+    def _secret(self, stored: tuple[str | None, str | None]) -> str | None:
+        sealed, variable = stored
+        if sealed is not None:
+            return self._secrets.open(sealed)
+        if variable is not None:
+            value = self._environment.get(variable)
+            if value is None:
+                raise _MissingSecret(
+                    f"The webhook's secret names the environment variable {variable}, which is "
+                    "not set for the worker."
+                )
+            return value
+        return None
+
+    def _record(self, delivery: Delivery, outcome: Outcome) -> None:
+        now = self._now()
+        if outcome.succeeded:
+            status, due = DeliveryStatus.SUCCEEDED, now
+        elif outcome.worth_retrying and delivery.attempts < delivery.max_attempts:
+            delay = retry_delay_ms(
+                delivery.attempts, self._policy.base_delay_ms, self._policy.max_delay_ms, self._rng
+            )
+            status, due = DeliveryStatus.PENDING, now + delay
+        else:
+            status, due = DeliveryStatus.DEAD, now
+        with self._uow(write=True) as tx:
+            kept = tx.deliveries.finish_attempt(delivery, self.name, outcome, status, due, now)
+            tx.commit()
+        if not kept:
+            log.warning(
+                "delivery %s: attempt %d finished after its lease ran out",
+                delivery.id,
+                delivery.attempts,
+            )
+        elif status is not DeliveryStatus.SUCCEEDED:
+            log.info(
+                "delivery %s to webhook %s: attempt %d failed (%s), %s",
+                delivery.id,
+                delivery.webhook_id,
+                delivery.attempts,
+                outcome.error,
+                "dead" if status is DeliveryStatus.DEAD else f"retry at {due}",
+            )
+
+
+class _MissingSecret(ModelyardError):
+    code = "INVALID_PARAMETER_VALUE"
