@@ -73,9 +73,15 @@ def start(
 
 
 def start_modelyard(
-    workdir: Path, database: str, *, workers: int = 1, extra: Sequence[str] = ()
+    workdir: Path,
+    database: str,
+    *,
+    workers: int = 1,
+    extra: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    port: int | None = None,
 ) -> ServerProcess:
-    port = free_port()
+    port = port or free_port()
     command = [
         sys.executable,
         "-m",
@@ -91,7 +97,7 @@ def start_modelyard(
         str(workers),
         *extra,
     ]
-    return start(command, f"http://127.0.0.1:{port}", workdir / f"modelyard-{port}.log")
+    return start(command, f"http://127.0.0.1:{port}", workdir / f"modelyard-{port}.log", env=env)
 
 
 def start_mlflow(workdir: Path, database: str, *, workers: int = 1) -> ServerProcess:
