@@ -6,6 +6,7 @@ import click
 
 from modelyard.cli.db import db
 from modelyard.cli.deliveries import deliveries
+from modelyard.cli.evaluate import evaluate
 from modelyard.cli.gc import gc
 from modelyard.cli.lineage import lineage
 from modelyard.cli.projects import projects
@@ -26,5 +27,6 @@ main.add_command(gc)
 main.add_command(lineage)
 main.add_command(worker)
 main.add_command(deliveries)
+main.add_command(evaluate)
 
 __all__ = ["main"]
