@@ -73,7 +73,15 @@ class Container:
             # A claim outlives the longest attempt, so no other worker takes it over early.
             lease_ms=int(max(60.0, settings.delivery_timeout_s * 3) * 1000),
         )
-        return DeliveryWorker(self.uow, self.sender(), self.secrets, policy, now_ms, name=name)
+        return DeliveryWorker(
+            self.uow,
+            self.sender(),
+            self.secrets,
+            policy,
+            now_ms,
+            name=name,
+            wake=getattr(self.uow, "events_committed", None),
+        )
 
     def close(self) -> None:
         self.engine.dispose()

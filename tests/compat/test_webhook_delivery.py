@@ -409,3 +409,23 @@ def test_two_workers_on_postgresql_deliver_1000_events_once(
                 process.terminate()
                 process.wait(timeout=30)
             server.stop()
+
+
+def test_the_in_server_worker_sends_at_once_not_at_its_next_poll(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    server = _server(tmp_path, sqlite_url(tmp_path), MODELYARD_WORKER_POLL_S="30")
+    try:
+        _v1(
+            server,
+            "POST",
+            "/webhooks",
+            json={"name": "ci", "url": receiver.url, "events": ["registered_model.created"]},
+        )
+        for i in range(3):
+            started = time.monotonic()
+            _api(server, "POST", "/registered-models/create", json={"name": f"m{i}"})
+            receiver.wait_for(i + 1, timeout=5)
+            assert time.monotonic() - started < 5  # a 30 s poll would not have sent it yet
+    finally:
+        server.stop()

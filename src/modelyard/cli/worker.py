@@ -35,8 +35,13 @@ def worker(
         raise UserError(exc.message) from None
     delivery = container.delivery_worker(name)
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def halt(*_: object) -> None:
+        stop.set()
+        delivery.wake()
+
+    signal.signal(signal.SIGTERM, halt)
+    signal.signal(signal.SIGINT, halt)
     click.echo(f"modelyard worker {delivery.name} delivering", err=True)
     try:
         if once:

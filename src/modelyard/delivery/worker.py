@@ -55,6 +55,7 @@ class DeliveryWorker:
         batch_size: int = 32,
         concurrency: int = 4,
         environment: Mapping[str, str] | None = None,
+        wake: threading.Event | None = None,
     ) -> None:
         self._uow = uow
         self._sender = sender
@@ -66,6 +67,7 @@ class DeliveryWorker:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
         self._environment = os.environ if environment is None else environment
         self._rng = random.Random()
+        self._wake = wake or threading.Event()
 
     def run_once(self) -> int:
         """Fan out new events, then send what is due; the number of deliveries attempted."""
@@ -73,15 +75,20 @@ class DeliveryWorker:
         return self.deliver_due()
 
     def run_forever(self, stop: threading.Event, poll_s: float = 0.5) -> None:
-        """Until ``stop`` is set. Errors (a database restarting) are logged and retried."""
+        """Until ``stop`` is set. Idle, it looks for work every ``poll_s`` or as soon as this
+        process commits an event. Errors (a database restarting) are logged and retried."""
         while not stop.is_set():
+            self._wake.clear()
             try:
                 busy = self.run_once()
             except Exception:
                 log.exception("delivery worker %s: pass failed, retrying", self.name)
                 busy = 0
             if not busy:
-                stop.wait(poll_s)
+                self._wake.wait(poll_s)
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)

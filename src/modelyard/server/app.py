@@ -69,6 +69,7 @@ def delivering(container: Container) -> Iterator[None]:
         yield
     finally:
         stop.set()
+        worker.wake()
         # An attempt in flight finishes within the receiver timeout; past that, the daemon
         # thread dies with the process and the delivery's lease lets another worker retry it.
         thread.join(timeout=settings.delivery_timeout_s + 1)

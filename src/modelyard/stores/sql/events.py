@@ -29,9 +29,11 @@ _COLUMNS = (
 class SqlEventStore:
     def __init__(self, connection: Connection) -> None:
         self._db = connection
+        self.appended = False
 
     def append(self, project: Project, new: Sequence[NewEvent], now_ms: int) -> None:
         if new:
+            self.appended = True
             self._db.execute(
                 _INSERT,
                 [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from types import TracebackType
 from typing import Self
 
@@ -46,10 +47,18 @@ class SqlUnitOfWork:
     deliveries: SqlDeliveryStore
     evaluations: SqlEvaluationStore
 
-    def __init__(self, engine: Engine, *, write: bool, projects: ProjectCache) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        write: bool,
+        projects: ProjectCache,
+        events_committed: threading.Event | None = None,
+    ) -> None:
         self._engine = engine
         self._write = write
         self._project_cache = projects
+        self._events_committed = events_committed
         self._connection: Connection | None = None
 
     def __enter__(self) -> Self:
@@ -97,12 +106,22 @@ class SqlUnitOfWork:
         if self._connection is None:
             raise RuntimeError("commit() outside of `with uow:`")
         self._connection.commit()
+        if self.events.appended and self._events_committed is not None:
+            self._events_committed.set()
 
 
 class SqlUnitOfWorkFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._projects = ProjectCache()
+        # Set when a commit in this process wrote events: wakes this process's delivery worker
+        # at once instead of at its next poll.
+        self.events_committed = threading.Event()
 
     def __call__(self, *, write: bool) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, write=write, projects=self._projects)
+        return SqlUnitOfWork(
+            self.engine,
+            write=write,
+            projects=self._projects,
+            events_committed=self.events_committed,
+        )
