@@ -97,14 +97,29 @@ def test_only_the_sql_adapter_and_the_composition_root_touch_sqlalchemy() -> Non
     assert users == []
 
 
-def test_only_the_server_imports_the_web_framework() -> None:
+def test_only_the_servers_import_the_web_framework() -> None:
+    """The platform's server, and the inference server (uvicorn only: no framework)."""
     users = [
         str(path.relative_to(PACKAGE))
         for path in PACKAGE.rglob("*.py")
         if not path.is_relative_to(PACKAGE / "server")
         and any(n.split(".")[0] in ("starlette", "uvicorn") for n in imports_of(path))
     ]
-    assert users == []
+    assert users == ["listening.py", "serving/runner.py"]
+    assert "starlette" not in {n.split(".")[0] for n in imports_of(PACKAGE / "serving/runner.py")}
+
+
+def test_the_inference_server_reaches_the_platform_over_http_only() -> None:
+    """It runs where no database is: in a container next to the application."""
+    forbidden = (
+        "sqlalchemy",
+        "alembic",
+        "starlette",
+        "modelyard.stores",
+        "modelyard.services",
+        "modelyard.server",
+    )
+    assert offending(modules_under("serving"), forbidden) == []
 
 
 def test_the_cli_imports_nothing_heavy_until_a_command_runs() -> None:

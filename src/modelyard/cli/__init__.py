@@ -10,6 +10,7 @@ from modelyard.cli.evaluate import evaluate
 from modelyard.cli.gc import gc
 from modelyard.cli.lineage import lineage
 from modelyard.cli.projects import projects
+from modelyard.cli.serve import serve
 from modelyard.cli.server import server
 from modelyard.cli.worker import worker
 
@@ -28,5 +29,6 @@ main.add_command(lineage)
 main.add_command(worker)
 main.add_command(deliveries)
 main.add_command(evaluate)
+main.add_command(serve)
 
 __all__ = ["main"]

@@ -20,7 +20,7 @@ def read_table(path: Path) -> Any:
     Raises:
         DataError: the file is missing, of another format, unreadable or empty.
     """
-    import pandas as pd  # type: ignore[import-untyped]
+    import pandas as pd
 
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:

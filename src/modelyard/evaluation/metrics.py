@@ -89,7 +89,7 @@ def classification_metrics(
             predictions, mixed label types).
     """
     import numpy as np
-    from sklearn import metrics  # type: ignore[import-untyped]
+    from sklearn import metrics
 
     truth, predicted = np.asarray(y_true), np.asarray(y_pred)
     positive = positive_label(np.concatenate([np.unique(truth), np.unique(predicted)]))
