@@ -52,6 +52,12 @@ with mlflow.start_run():
 small = LogisticRegression().fit(X[["f0", "f1", "f2"]].to_numpy(), y)
 with mlflow.start_run():
     mlflow.sklearn.log_model(small, name="model", registered_model_name="nosig")
+from sklearn.dummy import DummyClassifier
+with mlflow.start_run():
+    mlflow.sklearn.log_model(
+        DummyClassifier().fit(X, y), name="model", registered_model_name="dummy",
+        signature=infer_signature(X, y),
+    )
 from skl2onnx import to_onnx
 onnx_model = to_onnx(model, X.to_numpy()[:1].astype("float32"))
 with mlflow.start_run():
@@ -358,3 +364,45 @@ def _server_side_nodelay(root: int, client_port: int) -> int | None:
         finally:
             os.close(handle)
     return None
+
+
+def test_scikit_learn_models_run_through_onnx_only_when_the_outputs_agree(
+    served: ServerProcess, models: Models, tmp_path: Path
+) -> None:
+    assert "run by onnxruntime (outputs agree with scikit-learn's" in served.output()
+    native = _serve(models, tmp_path, "models:/clf/1", "--onnx", "off")
+    try:
+        assert "run by sklearn" in native.output()
+        body = {"instances": models.probe}
+        assert (
+            _post(native, "/invocations", body).json() == _post(served, "/invocations", body).json()
+        )
+    finally:
+        native.stop()
+    # skl2onnx has no converter for a DummyClassifier: auto falls back, require refuses.
+    fallback = _serve(models, tmp_path, "models:/dummy/1")
+    try:
+        assert "run by sklearn (skl2onnx cannot convert it" in fallback.output()
+        assert _post(fallback, "/invocations", {"instances": models.probe}).status_code == 200
+    finally:
+        fallback.stop()
+    refused = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "modelyard",
+            "serve",
+            "models:/dummy/1",
+            "--onnx",
+            "require",
+            "--port",
+            "0",
+            "--tracking-uri",
+            models.platform.url,
+            "--model-dir",
+            str(tmp_path / "refused"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert refused.returncode == 1 and "Cannot run this model through ONNX" in refused.stderr

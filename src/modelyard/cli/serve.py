@@ -29,6 +29,14 @@ from modelyard.cli.options import UserError
     help="The platform, e.g. http://127.0.0.1:5000 or http://host/projects/NAME "
     "(env MODELYARD_TRACKING_URI, then MLFLOW_TRACKING_URI).",
 )
+@click.option(
+    "--onnx",
+    type=click.Choice(["auto", "require", "off"]),
+    default="auto",
+    show_default=True,
+    help="Run scikit-learn models through ONNX when the conversion's outputs agree with "
+    "scikit-learn's (auto), refuse to serve otherwise (require), or never (off).",
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
     model_uri: str,
@@ -38,6 +46,7 @@ def serve(
     model_dir: Path | None,
     predictions_log: Path | None,
     tracking_uri: str | None,
+    onnx: str,
     log_level: str,
 ) -> None:
     """Serve MODEL_URI (models:/name/3, models:/name@alias, models:/name/latest): its files are
@@ -72,18 +81,23 @@ def serve(
             fetched = platform.fetch(
                 model_uri, destination, lambda _file, size: progress.advance(task, size)
             )
-        model = load(fetched.directory)  # fail here, once, rather than in every worker
+        model = load(fetched.directory, onnx=onnx)  # fail here once, not in every worker
     except ModelyardError as exc:
         raise UserError(f"{exc.message} (platform: {uri})") from None
     finally:
         platform.close()
     console.print(
         f"models:/{fetched.name}/{fetched.version}: {len(fetched.files)} files, "
-        f"{fetched.total_bytes:,} bytes, SHA-256 verified; flavor {model.flavor}"
+        f"{fetched.total_bytes:,} bytes, SHA-256 verified; flavor {model.flavor}, run by "
+        f"{model.runtime}" + (f" ({model.note})" if model.note else ""),
+        soft_wrap=True,
     )
 
     def announce(url: str) -> None:
-        console.print(f"serving on {url}/v2/models/{fetched.name}/infer and {url}/invocations")
+        console.print(
+            f"serving on {url}/v2/models/{fetched.name}/infer and {url}/invocations",
+            soft_wrap=True,
+        )
 
     try:
         run(
@@ -96,6 +110,7 @@ def serve(
                 workers=workers,
                 predictions_log=None if predictions_log is None else str(predictions_log),
                 log_level=log_level,
+                onnx=onnx,
             ),
             on_ready=announce,
         )

@@ -7,6 +7,8 @@ without running code.
 
 from __future__ import annotations
 
+import json
+import logging
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from modelyard.errors import InvalidArgument
 from modelyard.serving.schema import InputSchema, input_schema
 
 MLMODEL = "MLmodel"
+log = logging.getLogger("modelyard.serving")
 
 
 class ModelCheck(Protocol):
@@ -41,6 +44,8 @@ class LoadedModel:
     predict: Callable[[np.ndarray], Any]
     schema: InputSchema
     mlmodel: dict[str, Any]
+    runtime: str = ""  # what actually scores: sklearn, onnxruntime, mlflow
+    note: str = ""  # why that runtime (an ONNX conversion kept or refused)
 
 
 def read_mlmodel(directory: Path) -> dict[str, Any]:
@@ -53,21 +58,27 @@ def read_mlmodel(directory: Path) -> dict[str, Any]:
     return document
 
 
-def load(directory: Path, check: ModelCheck | None = None) -> LoadedModel:
-    """The model in ``directory``, by the first flavor this server runs natively."""
+def load(directory: Path, check: ModelCheck | None = None, onnx: str = "auto") -> LoadedModel:
+    """The model in ``directory``, by the first flavor this server runs natively.
+
+    ``onnx``: ``auto`` runs scikit-learn models through ONNX when the conversion's outputs agree
+    with scikit-learn's, ``require`` refuses to serve otherwise, ``off`` never converts.
+    """
     mlmodel = read_mlmodel(directory)
     flavors: dict[str, Any] = mlmodel["flavors"]
     schema = input_schema(mlmodel)
     if "onnx" in flavors:
-        return LoadedModel("onnx", _onnx(directory, flavors["onnx"]), schema, mlmodel)
+        predict = _onnx(directory, flavors["onnx"])
+        return LoadedModel("onnx", predict, schema, mlmodel, runtime="onnxruntime")
     if "sklearn" in flavors:
         spec = flavors["sklearn"]
         if spec.get("serialization_format") != "skops":
             (check or IntegrityOnly()).approve(directory, mlmodel)
-        return LoadedModel("sklearn", _sklearn(directory, spec), schema, mlmodel)
+        return _sklearn_model(directory, spec, schema, mlmodel, onnx)
     if "python_function" in flavors:
         (check or IntegrityOnly()).approve(directory, mlmodel)
-        return LoadedModel("python_function", _pyfunc(directory, schema), schema, mlmodel)
+        predict = _pyfunc(directory, schema)
+        return LoadedModel("python_function", predict, schema, mlmodel, runtime="mlflow")
     raise InvalidArgument(
         f"No flavor this server runs ({', '.join(flavors)}): it serves sklearn, onnx and "
         "python_function models."
@@ -96,12 +107,61 @@ def sklearn_estimator(directory: Path, spec: dict[str, Any]) -> Any:
         return cloudpickle.load(handle)
 
 
-def _sklearn(directory: Path, spec: dict[str, Any]) -> Callable[[np.ndarray], Any]:
+def _sklearn_model(
+    directory: Path,
+    spec: dict[str, Any],
+    schema: InputSchema,
+    mlmodel: dict[str, Any],
+    onnx: str,
+) -> LoadedModel:
+    from modelyard.serving.onnx_conversion import convert
+
     estimator = sklearn_estimator(directory, spec)
     # Fitted on a DataFrame, an estimator warns on every call with a plain matrix; the matrix
     # is built in the signature's column order, which is what the names would check.
     warnings.filterwarnings("ignore", message="X does not have valid feature names")
-    return estimator.predict  # type: ignore[no-any-return]
+    native = LoadedModel("sklearn", estimator.predict, schema, mlmodel, runtime="sklearn")
+    if onnx == "off":
+        return native
+    width = schema.width or getattr(estimator, "n_features_in_", None)
+    if not width:
+        reason = "its input width is unknown (no signature)"
+    else:
+        conversion = convert(estimator, int(width), input_example(directory, mlmodel, schema))
+        if conversion.predict is not None:
+            return LoadedModel(
+                "sklearn",
+                conversion.predict,
+                schema,
+                mlmodel,
+                runtime="onnxruntime",
+                note=conversion.reason,
+            )
+        reason = conversion.reason
+    if onnx == "require":
+        raise InvalidArgument(f"Cannot run this model through ONNX: {reason}.")
+    log.warning("serving with scikit-learn, not ONNX: %s", reason)
+    return LoadedModel(
+        "sklearn", estimator.predict, schema, mlmodel, runtime="sklearn", note=reason
+    )
+
+
+def input_example(
+    directory: Path, mlmodel: dict[str, Any], schema: InputSchema
+) -> np.ndarray | None:
+    """The rows of the model's saved input example, in the schema's column order, if any."""
+    info = mlmodel.get("saved_input_example_info") or {}
+    path = directory / str(info.get("artifact_path", ""))
+    if not info or not path.is_file():
+        return None
+    try:
+        document = json.loads(path.read_text())
+        columns, data = document["columns"], document["data"]
+        order = [columns.index(name) for name in schema.names] if schema.names else None
+        rows = [[row[i] for i in order] for row in data] if order else data
+        return np.asarray(rows, dtype=np.float64)
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def _onnx(directory: Path, spec: dict[str, Any]) -> Callable[[np.ndarray], Any]:
@@ -111,12 +171,12 @@ def _onnx(directory: Path, spec: dict[str, Any]) -> Callable[[np.ndarray], Any]:
     return onnx_predict(session)
 
 
-def onnxruntime_session(onnxruntime: Any, path: str) -> Any:
+def onnxruntime_session(onnxruntime: Any, model: str | bytes) -> Any:
     options = onnxruntime.SessionOptions()
     # One request is one small matrix: threads would cost more than they save.
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
 def onnx_predict(session: Any) -> Callable[[np.ndarray], Any]:
@@ -125,7 +185,9 @@ def onnx_predict(session: Any) -> Callable[[np.ndarray], Any]:
     dtype = np.float32 if first.type == "tensor(float)" else np.float64
 
     def predict(matrix: np.ndarray) -> Any:
-        return session.run([output], {first.name: matrix.astype(dtype, copy=False)})[0]
+        result = session.run([output], {first.name: matrix.astype(dtype, copy=False)})[0]
+        # Regressors answer a column (n, 1); scikit-learn answers a vector (n,).
+        return result.ravel() if result.ndim == 2 and result.shape[1] == 1 else result
 
     return predict
 

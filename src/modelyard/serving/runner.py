@@ -32,12 +32,13 @@ class ServeOptions:
     workers: int = 1
     predictions_log: str | None = None
     log_level: str = "info"
+    onnx: str = "auto"
 
 
 def app_for(options: dict[str, Any]) -> InferenceApp:
     """Build the application in a worker process."""
     chosen = ServeOptions(**options)
-    model = load(Path(chosen.directory))
+    model = load(Path(chosen.directory), onnx=chosen.onnx)
     predictions = None
     if chosen.predictions_log:
         # One file per process: concurrent appends from several workers would interleave.
