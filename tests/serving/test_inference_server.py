@@ -4,6 +4,7 @@ the Open Inference Protocol v2 and MLflow's /invocations in the protocols' own r
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import http.client
 import json
@@ -406,3 +407,35 @@ def test_scikit_learn_models_run_through_onnx_only_when_the_outputs_agree(
         text=True,
     )
     assert refused.returncode == 1 and "Cannot run this model through ONNX" in refused.stderr
+
+
+def test_micro_batching_scores_concurrent_requests_together(models: Models, tmp_path: Path) -> None:
+    server = _serve(
+        models, tmp_path, "models:/clf/1", "--max-batch-size", "64", "--max-batch-wait-ms", "20"
+    )
+    try:
+
+        async def burst() -> list[httpx.Response]:
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as client:
+                return await asyncio.gather(
+                    *(
+                        client.post("/invocations", json={"instances": [models.probe[i % 5]]})
+                        for i in range(40)
+                    )
+                )
+
+        answers = asyncio.run(burst())
+        assert [a.json()["predictions"] for a in answers] == [
+            [models.expected[i % 5]] for i in range(40)
+        ]
+        metrics = httpx.get(f"{server.url}/metrics").text
+        rows = _metric(metrics, "modelyard_inference_batch_rows_sum")
+        calls = _metric(metrics, "modelyard_inference_batch_rows_count")
+        assert rows == 40 and calls < 40  # some requests shared a model call
+    finally:
+        server.stop()
+
+
+def _metric(text: str, name: str) -> float:
+    (line,) = [line for line in text.splitlines() if line.startswith(name + "{")]
+    return float(line.split()[-1])

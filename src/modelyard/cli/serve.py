@@ -37,6 +37,22 @@ from modelyard.cli.options import UserError
     help="Run scikit-learn models through ONNX when the conversion's outputs agree with "
     "scikit-learn's (auto), refuse to serve otherwise (require), or never (off).",
 )
+@click.option(
+    "--max-batch-size",
+    type=click.IntRange(0, 100_000),
+    default=0,
+    show_default=True,
+    help="Score requests that arrive together in one model call, up to this many rows "
+    "(0: no micro-batching).",
+)
+@click.option(
+    "--max-batch-wait-ms",
+    type=click.FloatRange(0, 1000),
+    default=0.0,
+    show_default=True,
+    help="How long the first request of a batch waits for others; 0 batches only the "
+    "requests already received, adding no latency.",
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
     model_uri: str,
@@ -47,6 +63,8 @@ def serve(
     predictions_log: Path | None,
     tracking_uri: str | None,
     onnx: str,
+    max_batch_size: int,
+    max_batch_wait_ms: float,
     log_level: str,
 ) -> None:
     """Serve MODEL_URI (models:/name/3, models:/name@alias, models:/name/latest): its files are
@@ -111,6 +129,8 @@ def serve(
                 predictions_log=None if predictions_log is None else str(predictions_log),
                 log_level=log_level,
                 onnx=onnx,
+                max_batch_rows=max_batch_size,
+                max_batch_wait_ms=max_batch_wait_ms,
             ),
             on_ready=announce,
         )

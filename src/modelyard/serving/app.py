@@ -20,6 +20,7 @@ import orjson
 from modelyard import __version__
 from modelyard.errors import InvalidArgument
 from modelyard.serving import protocols
+from modelyard.serving.batching import MicroBatcher
 from modelyard.serving.loaders import LoadedModel
 from modelyard.serving.metrics import ServingMetrics
 from modelyard.serving.schema import V2_DATATYPES
@@ -45,6 +46,8 @@ class Served:
     model: LoadedModel
     metrics: ServingMetrics
     predictions: PredictionLog | None = None
+    max_batch_rows: int = 0  # 0: no micro-batching
+    max_batch_wait_s: float = 0.0
 
 
 class _HttpError(Exception):
@@ -68,6 +71,14 @@ class InferenceApp:
         }
         self._rows = metrics.rows.labels(served.name, served.version)
         self._metadata = orjson.dumps(_metadata(served))
+        self._batcher = None
+        if served.max_batch_rows > 0:
+            self._batcher = MicroBatcher(
+                served.model.predict,
+                served.max_batch_rows,
+                served.max_batch_wait_s,
+                on_batch=self._rows.observe,
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -145,7 +156,7 @@ class InferenceApp:
         served = self.served
         try:
             rows, request_id = protocols.v2_rows(served.model.schema, body)
-            predictions = self._predict(rows)
+            predictions = await self._predict(rows)
         except InvalidArgument as exc:
             self._count("v2", 400)
             raise _HttpError(400, {"error": exc.message}) from None
@@ -164,7 +175,7 @@ class InferenceApp:
                 rows = protocols.csv_rows(schema, raw.decode())
             else:
                 rows = protocols.invocation_rows(schema, _json(raw, "invocations"))
-            predictions = self._predict(rows)
+            predictions = await self._predict(rows)
         except InvalidArgument as exc:
             self._count("invocations", 400)
             raise _HttpError(400, {"error_code": "BAD_REQUEST", "message": exc.message}) from None
@@ -174,10 +185,12 @@ class InferenceApp:
         self._latency["invocations"].observe(time.perf_counter() - started)
         return orjson.dumps({"predictions": outputs})
 
-    def _predict(self, rows: Any) -> Any:
+    async def _predict(self, rows: Any) -> Any:
         values = protocols.matrix(self.served.model.schema, rows)
-        self._rows.observe(values.shape[0])
         try:
+            if self._batcher is not None:
+                return await self._batcher.predict(values)
+            self._rows.observe(values.shape[0])
             return self.served.model.predict(values)
         except (ValueError, TypeError) as exc:
             # The model itself refused the input (a shape its own checks reject).

@@ -33,6 +33,8 @@ class ServeOptions:
     predictions_log: str | None = None
     log_level: str = "info"
     onnx: str = "auto"
+    max_batch_rows: int = 0
+    max_batch_wait_ms: float = 0.0
 
 
 def app_for(options: dict[str, Any]) -> InferenceApp:
@@ -46,7 +48,17 @@ def app_for(options: dict[str, Any]) -> InferenceApp:
         if chosen.workers > 1:
             path = path.with_name(f"{path.stem}.{os.getpid()}{path.suffix}")
         predictions = PredictionLog(JsonLinesSink(path))
-    app = InferenceApp(Served(chosen.name, chosen.version, model, serving_metrics(), predictions))
+    app = InferenceApp(
+        Served(
+            chosen.name,
+            chosen.version,
+            model,
+            serving_metrics(),
+            predictions,
+            max_batch_rows=chosen.max_batch_rows,
+            max_batch_wait_s=chosen.max_batch_wait_ms / 1000,
+        )
+    )
     gc.collect()
     gc.freeze()
     return app
