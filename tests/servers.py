@@ -15,6 +15,17 @@ from pathlib import Path
 import httpx
 
 
+def child_environment(**extra: str) -> dict[str, str]:
+    """This process's environment without MLFLOW_* and MODELYARD_* settings (tests in the same
+    worker may have left some, such as MLFLOW_EXPERIMENT_ID), plus ``extra``."""
+    kept = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MLFLOW_", "MODELYARD_")) or k == "MODELYARD_TEST_POSTGRES_URL"
+    }
+    return {**kept, **extra}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -54,7 +65,7 @@ def start(
             list(command),
             stdout=handle,
             stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})},
+            env=child_environment(**(env or {})),
             start_new_session=True,
         )
     server = ServerProcess(url, process, log)

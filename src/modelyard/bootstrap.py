@@ -16,9 +16,11 @@ from modelyard.delivery.secrets import SecretBox, key_from
 from modelyard.delivery.sender import Sender
 from modelyard.delivery.ssrf import parse_networks
 from modelyard.delivery.worker import DeliveryWorker, RetryPolicy
+from modelyard.deploy.local import LocalTarget
 from modelyard.services.artifacts import Artifacts
 from modelyard.services.audit import AuditLog
 from modelyard.services.deliveries import Deliveries
+from modelyard.services.deployments import Deployments
 from modelyard.services.evaluations import Evaluations
 from modelyard.services.experiments import Experiments
 from modelyard.services.gc import GarbageCollector
@@ -56,6 +58,7 @@ class Container:
     webhooks: Webhooks
     deliveries: Deliveries
     evaluations: Evaluations
+    deployments: Deployments
     uow: UnitOfWorkFactory
     secrets: SecretBox
 
@@ -83,17 +86,29 @@ class Container:
             wake=getattr(self.uow, "events_committed", None),
         )
 
+    def local_target(self) -> LocalTarget:
+        settings = self.settings
+        return LocalTarget(
+            self.uow,
+            self.deployments,
+            settings.public_url or f"http://127.0.0.1:{settings.port}",
+            settings.deployments_dir or data_dir(settings) / "deployments",
+        )
+
     def close(self) -> None:
         self.engine.dispose()
 
 
-def secret_key_file(settings: Settings) -> Path:
-    if settings.secret_key_file is not None:
-        return settings.secret_key_file
+def data_dir(settings: Settings) -> Path:
+    """Next to the SQLite database, else the default home: where the server keeps files."""
     url = make_url(settings.backend_store_uri)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return Path(url.database).parent / "secret.key"
-    return DEFAULT_HOME / "secret.key"
+        return Path(url.database).parent
+    return DEFAULT_HOME
+
+
+def secret_key_file(settings: Settings) -> Path:
+    return settings.secret_key_file or data_dir(settings) / "secret.key"
 
 
 def build(
@@ -155,6 +170,7 @@ def build(
         ),
         deliveries=Deliveries(uow, now_ms, settings.delivery_max_attempts),
         evaluations=Evaluations(uow, now_ms),
+        deployments=Deployments(uow, now_ms),
         uow=uow,
         secrets=secrets,
     )

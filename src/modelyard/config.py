@@ -83,6 +83,22 @@ class Settings(BaseSettings):
         "secret.key next to the SQLite database (.modelyard/ for PostgreSQL).",
     )
 
+    local_deployments_in_server: bool = Field(
+        True,
+        description="Start and watch the inference servers of local-target deployments from "
+        "the server (one server process per machine does it).",
+    )
+    public_url: str | None = Field(
+        None,
+        description="The URL inference servers started for local deployments use to reach "
+        "this server; by default http://127.0.0.1:<port>.",
+    )
+    deployments_dir: Path | None = Field(
+        None,
+        description="Where local deployments keep their model files and logs; by default "
+        "deployments/ next to the SQLite database (.modelyard/ with PostgreSQL).",
+    )
+
     @field_validator("backend_store_uri")
     @classmethod
     def _known_database(cls, value: str) -> str:

@@ -91,6 +91,10 @@ class PermissionDenied(ModelyardError):
     code = "PERMISSION_DENIED"
 
 
+class PolicyRefused(PermissionDenied):
+    """An environment's policy refuses the deployment; the message names each rule."""
+
+
 class NotImplementedYet(ModelyardError):
     """The endpoint exists in MLflow's API but modelyard does not serve it (yet)."""
 

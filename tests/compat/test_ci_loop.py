@@ -5,7 +5,6 @@ worse one fails its gate and the alias stays. Evaluation results come back as ev
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -18,7 +17,7 @@ import pytest
 
 from tests.conftest import sqlite_url
 from tests.receivers import Received, Receiver
-from tests.servers import ServerProcess, start_modelyard
+from tests.servers import ServerProcess, child_environment, start_modelyard
 
 pytest.importorskip("sklearn")
 pytest.importorskip("pyarrow")
@@ -110,12 +109,9 @@ class FakeGitLab:
 
 
 def _environment(server: ServerProcess, home: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": server.url,
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
-        "HOME": str(home),
-    }
+    return child_environment(
+        MLFLOW_TRACKING_URI=server.url, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0", HOME=str(home)
+    )
 
 
 @pytest.fixture

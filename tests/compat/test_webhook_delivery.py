@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import subprocess
 import sys
 import time
@@ -29,7 +28,7 @@ from tests.conftest import (
     sqlite_url,
 )
 from tests.receivers import Received, Receiver
-from tests.servers import ServerProcess, free_port, start_modelyard
+from tests.servers import ServerProcess, child_environment, free_port, start_modelyard
 
 FAST_RETRIES = {
     "MODELYARD_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1/32",
@@ -381,7 +380,7 @@ def test_two_workers_on_postgresql_deliver_1000_events_once(
                     workers.append(
                         subprocess.Popen(
                             [sys.executable, "-m", "modelyard", "worker", "--name", name],
-                            env={**os.environ, **env},
+                            env=child_environment(**env),
                             stdout=subprocess.DEVNULL,
                             stderr=log,
                         )

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.conftest import sqlite_url
-from tests.servers import ServerProcess, free_port, start, start_modelyard
+from tests.servers import ServerProcess, child_environment, free_port, start, start_modelyard
 
 pytest.importorskip("sklearn")
 pytest.importorskip("onnxruntime")
@@ -88,20 +88,22 @@ class Models:
 def models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Models]:
     workdir = tmp_path_factory.mktemp("platform")
     platform = start_modelyard(workdir, sqlite_url(workdir))
-    script = workdir / "train.py"
-    script.write_text(TRAIN)
-    trained = subprocess.run(
-        [sys.executable, str(script), str(workdir)],
-        env={**os.environ, "MLFLOW_TRACKING_URI": platform.url},
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert trained.returncode == 0, trained.stderr[-3000:]
-    found = json.loads((workdir / "expected.json").read_text())
-    yield Models(platform, found["probe"], found["expected"], found["small_expected"])
-    platform.stop()
+    try:
+        script = workdir / "train.py"
+        script.write_text(TRAIN)
+        trained = subprocess.run(
+            [sys.executable, str(script), str(workdir)],
+            env=child_environment(MLFLOW_TRACKING_URI=platform.url),
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert trained.returncode == 0, trained.stderr[-3000:]
+        found = json.loads((workdir / "expected.json").read_text())
+        yield Models(platform, found["probe"], found["expected"], found["small_expected"])
+    finally:
+        platform.stop()
 
 
 def _serve(models: Models, workdir: Path, uri: str, *extra: str, workers: int = 1) -> ServerProcess:

@@ -6,6 +6,7 @@ import click
 
 from modelyard.cli.db import db
 from modelyard.cli.deliveries import deliveries
+from modelyard.cli.deploy import approve, deploy, deployments, rollback
 from modelyard.cli.evaluate import evaluate
 from modelyard.cli.gc import gc
 from modelyard.cli.lineage import lineage
@@ -30,5 +31,9 @@ main.add_command(worker)
 main.add_command(deliveries)
 main.add_command(evaluate)
 main.add_command(serve)
+main.add_command(deploy)
+main.add_command(rollback)
+main.add_command(approve)
+main.add_command(deployments)
 
 __all__ = ["main"]

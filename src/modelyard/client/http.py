@@ -154,6 +154,37 @@ class Client:
         ]
         return found
 
+    def deploy(self, model_uri: str, environment: str, **options: Any) -> dict[str, Any]:
+        """Deploy (options: target, strategy, canary_percent, dry_run); with dry_run, the
+        policy checks instead of a deployment."""
+        body = {"model": model_uri, "environment": environment}
+        body.update({k: v for k, v in options.items() if v is not None})
+        return self._send("POST", "/deployments", json=body)
+
+    def rollback(self, environment: str, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = self._send(
+            "POST", "/deployments/rollback", json={"environment": environment, "name": name}
+        )["deployment"]
+        return found
+
+    def approve(self, model_uri: str, environment: str, comment: str | None) -> dict[str, Any]:
+        body = {"model": model_uri, "environment": environment, "comment": comment}
+        return self._send("POST", "/approvals", json=body)
+
+    def deployments(
+        self, environment: str | None = None, name: str | None = None
+    ) -> list[dict[str, Any]]:
+        params = {k: v for k, v in {"environment": environment, "name": name}.items() if v}
+        found: list[dict[str, Any]] = self._get("/deployments", params=params)["deployments"]
+        return found
+
+    def deployment(self, environment: str, name: str, at: str | None = None) -> dict[str, Any]:
+        """The deployment, its history, and with ``at`` the revision in force then."""
+        params = {"at": at} if at else {}
+        return self._get(
+            f"/deployments/{quote(environment, safe='')}/{quote(name, safe='')}", params=params
+        )
+
     def _get(self, path: str, params: Mapping[str, Any]) -> dict[str, Any]:
         return self._send("GET", path, params=params)
 

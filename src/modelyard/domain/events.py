@@ -30,6 +30,10 @@ class EventType(StrEnum):
     STAGE_TRANSITIONED = "model_version.stage_transitioned"
     RUN_FINISHED = "run.finished"
     EVALUATION_COMPLETED = "evaluation.completed"
+    DEPLOYMENT_STARTED = "deployment.started"
+    DEPLOYMENT_SUCCEEDED = "deployment.succeeded"
+    DEPLOYMENT_FAILED = "deployment.failed"
+    DEPLOYMENT_ROLLED_BACK = "deployment.rolled_back"
 
     @property
     def entity(self) -> str:
@@ -262,3 +266,8 @@ def run_finished(info: RunInfo) -> NewEvent:
 def evaluation_completed(model_name: str, version: int, evaluation: JSON) -> NewEvent:
     payload: JSON = {"name": model_name, "version": str(version), **evaluation}
     return NewEvent(EventType.EVALUATION_COMPLETED, payload, model_name)
+
+
+def deployment_event(type_: EventType, deployment: JSON) -> NewEvent:
+    """``deployment`` as the API shows it: environment, model, version, strategy..."""
+    return NewEvent(type_, deployment, deployment.get("model_name"))

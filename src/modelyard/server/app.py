@@ -77,13 +77,33 @@ def delivering(container: Container) -> Iterator[None]:
             worker.close()
 
 
+@contextmanager
+def supervising(container: Container) -> Iterator[None]:
+    """The local deployments' inference servers, watched from a thread of this process (the
+    one process of the machine that gets the lock does the work)."""
+    if not container.settings.local_deployments_in_server:
+        yield
+        return
+    target = container.local_target()
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=target.run_forever, args=(stop,), name="modelyard-local-deployments", daemon=True
+    )
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+
+
 def create_app(container: Container) -> Starlette:
     """The application serving ``container``'s services; closes the container on shutdown."""
 
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         try:
-            with delivering(container):
+            with delivering(container), supervising(container):
                 yield
         finally:
             container.close()

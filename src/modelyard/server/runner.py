@@ -37,6 +37,10 @@ def serve(settings: Settings, on_ready: Callable[[str], None] | None = None) -> 
     bootstrap.build(settings).close()  # schema check or initialisation, once, before workers
     sock = listening_socket(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
+    if settings.public_url is None:
+        # The port actually bound (--port 0 picks one), for the inference servers it starts.
+        reachable = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        settings = settings.model_copy(update={"public_url": f"http://{reachable}:{port}"})
     config = uvicorn.Config(
         functools.partial(app_for, settings.model_dump()),
         factory=True,

@@ -32,6 +32,7 @@ from modelyard.domain.validation import check_length, missing_value
 from modelyard.errors import AlreadyExists, InvalidArgument, NotFound
 from modelyard.services.changes import record_changes
 from modelyard.services.context import Caller
+from modelyard.services.deployments import view as deployment_view
 from modelyard.services.model_sources import ResolvedSource, pin_version, resolve_source
 from modelyard.services.pagination import check_max_results, decode_token, encode_token
 from modelyard.services.registry import MAX_DESCRIPTION_LENGTH, prompt_scope, version_ref
@@ -318,8 +319,8 @@ class ModelVersions:
         return page.items, encode_token(page.next_offset)
 
     def lineage(self, caller: Caller, name: str, version: int) -> tuple[ModelVersion, Any]:
-        """The version, the lineage document recorded when it was registered, and the
-        evaluations recorded since (newest first)."""
+        """The version, the lineage document recorded when it was registered, the
+        evaluations recorded since (newest first) and the deployments it runs in."""
         with self._uow(write=False) as tx:
             project = tx.projects.get_project(caller.project)
             ref = version_ref(tx, project, name, version)
@@ -328,6 +329,13 @@ class ModelVersions:
             evaluations = tx.evaluations.evaluations_of(ref)
             if evaluations:
                 lineage = {**(lineage or {}), "evaluations": [e.as_json() for e in evaluations]}
+            running = [
+                deployment_view(d)
+                for d in tx.deployments.deployments_of_model(ref.model)
+                if version in (d.current.version, d.current.stable_version)
+            ]
+            if running:
+                lineage = {**(lineage or {}), "deployments": running}
             return tx.model_versions.get_version(ref), lineage
 
 

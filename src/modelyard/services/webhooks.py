@@ -74,6 +74,22 @@ SAMPLE_PAYLOADS: dict[EventType, dict[str, object]] = {
         "start_time": 0,
         "end_time": 0,
     },
+    **{
+        kind: {
+            "deployment_id": 1,
+            "environment": "staging",
+            "model_name": "example_model",
+            "version": "1",
+            "strategy": "replace",
+            "status": "running",
+        }
+        for kind in (
+            EventType.DEPLOYMENT_STARTED,
+            EventType.DEPLOYMENT_SUCCEEDED,
+            EventType.DEPLOYMENT_FAILED,
+            EventType.DEPLOYMENT_ROLLED_BACK,
+        )
+    },
     EventType.EVALUATION_COMPLETED: {
         "name": "example_model",
         "version": "1",

@@ -15,6 +15,14 @@ from typing import Generic, Protocol, Self, TypeVar
 
 from modelyard.domain.artifacts import StoredFile
 from modelyard.domain.audit import Action, AliasAssignment, AuditEntry, Change
+from modelyard.domain.deployments import (
+    Deployment,
+    DeploymentStatus,
+    Environment,
+    Policies,
+    Revision,
+)
+from modelyard.domain.deployments import TargetKind as DeploymentTarget
 from modelyard.domain.evaluations import Evaluation, NewEvaluation
 from modelyard.domain.events import (
     Attempt,
@@ -614,6 +622,76 @@ class EvaluationStore(Protocol):
         """Newest first."""
 
 
+class DeploymentStore(Protocol):
+    def ensure_environments(
+        self, project: Project, defaults: dict[str, Policies], now_ms: int
+    ) -> None:
+        """Create the default environments the project lacks."""
+
+    def list_environments(self, project: Project) -> list[Environment]: ...
+
+    def find_environment(self, project: Project, name: str) -> Environment | None: ...
+
+    def create_environment(self, project: Project, environment: Environment) -> None: ...
+
+    def set_policies(self, project: Project, name: str, policies: Policies) -> None: ...
+
+    def find_deployment(
+        self, project: Project, environment: str, model: RegisteredModelRef
+    ) -> Deployment | None: ...
+
+    def get_by_id(self, deployment_id: int) -> Deployment | None: ...
+
+    def create_deployment(
+        self,
+        project: Project,
+        environment: str,
+        model: RegisteredModelRef,
+        target: DeploymentTarget,
+        revision: Revision,
+    ) -> int: ...
+
+    def add_revision(
+        self, deployment_id: int, revision: Revision, target: DeploymentTarget
+    ) -> None: ...
+
+    def set_status(
+        self,
+        deployment_id: int,
+        revision: int,
+        status: DeploymentStatus,
+        message: str | None,
+        endpoint: str | None,
+        now_ms: int,
+    ) -> None: ...
+
+    def list_deployments(
+        self, project: Project, environment: str | None, model_name: str | None
+    ) -> list[Deployment]: ...
+
+    def revisions(self, deployment_id: int) -> list[Revision]:
+        """Oldest first."""
+
+    def deployments_of_model(self, model: RegisteredModelRef) -> list[Deployment]: ...
+
+    def project_of(self, deployment_id: int) -> str | None: ...
+
+    def local_deployments(self) -> list[tuple[str, Deployment]]:
+        """Every project's local-target deployments, with the project's name."""
+
+    def approve(
+        self,
+        version: VersionRef,
+        project: Project,
+        environment: str,
+        approver: str,
+        comment: str | None,
+        now_ms: int,
+    ) -> None: ...
+
+    def approvers(self, version: VersionRef, project: Project, environment: str) -> list[str]: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction. ``with uow:`` rolls back unless ``commit()`` was called."""
 
@@ -655,6 +733,9 @@ class UnitOfWork(Protocol):
 
     @property
     def evaluations(self) -> EvaluationStore: ...
+
+    @property
+    def deployments(self) -> DeploymentStore: ...
 
     @property
     def aliases(self) -> AliasStore: ...

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Mount
 
-from modelyard.server.v1 import events, registry
+from modelyard.server.v1 import deployments, events, registry
 
 
 def mounts() -> list[BaseRoute]:
-    routes = [*registry.ROUTES, *events.ROUTES]
+    routes = [*registry.ROUTES, *events.ROUTES, *deployments.ROUTES]
     return [
         Mount("/api/v1", routes=routes),
         Mount("/projects/{project}/api/v1", routes=routes),

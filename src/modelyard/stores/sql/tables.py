@@ -469,3 +469,68 @@ model_version_evaluations = Table(
     Column("actor", String(256)),
     Index(None, "version_id", "created_at"),
 )
+
+# Where models run: development, staging and production exist in every project; more can be
+# added. ``policies`` is JSON: what a version needs before it may run there.
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(32), nullable=False),
+    Column("description", Text),
+    Column("policies", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("project_id", "name"),
+)
+
+# One per (environment, model): the desired state, whose every change is a revision.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    Column(
+        "registered_model_id",
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("target", String(16), nullable=False),
+    Column("current_revision", Integer, nullable=False),
+    Column("endpoint", String(2048)),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    UniqueConstraint("environment_id", "registered_model_id"),
+)
+
+# The history: "what was in production when" is the revision in force at that time.
+deployment_revisions = Table(
+    "deployment_revisions",
+    metadata,
+    Column("deployment_id", ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("strategy", String(16), nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("stable_version", Integer),
+    Column("canary_percent", SmallInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("message", Text),
+    Column("actor", String(256)),
+    Column("created_at", BigInteger, nullable=False),
+    Index(None, "deployment_id", "created_at"),
+)
+
+# Approvals of a version for an environment, which production's policy asks for.
+deployment_approvals = Table(
+    "deployment_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version_id", ForeignKey("model_versions.id", ondelete="CASCADE"), nullable=False),
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    Column("approver", String(256), nullable=False),
+    Column("comment", Text),
+    Column("created_at", BigInteger, nullable=False),
+    UniqueConstraint("version_id", "environment_id", "approver"),
+)

@@ -14,6 +14,7 @@ from modelyard.stores.sql.aliases import SqlAliasStore
 from modelyard.stores.sql.artifact_files import SqlArtifactFileStore
 from modelyard.stores.sql.audit import SqlAuditStore
 from modelyard.stores.sql.deliveries import SqlDeliveryStore
+from modelyard.stores.sql.deployments import SqlDeploymentStore
 from modelyard.stores.sql.engine import begin
 from modelyard.stores.sql.evaluations import SqlEvaluationStore
 from modelyard.stores.sql.events import SqlEventStore
@@ -46,6 +47,7 @@ class SqlUnitOfWork:
     webhooks: SqlWebhookStore
     deliveries: SqlDeliveryStore
     evaluations: SqlEvaluationStore
+    deployments: SqlDeploymentStore
 
     def __init__(
         self,
@@ -80,6 +82,7 @@ class SqlUnitOfWork:
         self.webhooks = SqlWebhookStore(connection)
         self.deliveries = SqlDeliveryStore(connection)
         self.evaluations = SqlEvaluationStore(connection)
+        self.deployments = SqlDeploymentStore(connection)
         return self
 
     def __exit__(

@@ -1,0 +1,1 @@
+"""Deployment targets: the local process supervisor and Kubernetes manifests."""

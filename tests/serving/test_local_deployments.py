@@ -1,0 +1,175 @@
+"""Local deployments with real processes: the platform starts an inference server for a
+deployment, restarts it when it crashes, replaces it with a new version without a gap, and
+rolls back; the CLI drives it all."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import sqlite_url
+from tests.servers import ServerProcess, child_environment, start_modelyard
+
+pytest.importorskip("sklearn")
+
+TRAIN = """
+import json, sys
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+from sklearn.linear_model import LogisticRegression
+
+rng = np.random.default_rng(5)
+X = pd.DataFrame(rng.normal(size=(300, 4)), columns=["a", "b", "c", "d"])
+y = (X.a + X.b > 0).astype(int)
+for flip in (False, True):  # version 2 predicts the opposite class: easy to tell apart
+    model = LogisticRegression().fit(X, 1 - y if flip else y)
+    with mlflow.start_run():
+        mlflow.sklearn.log_model(
+            model, name="model", signature=infer_signature(X, y), registered_model_name="clf"
+        )
+json.dump(X.head(4).to_numpy().tolist(), open(sys.argv[1], "w"))
+"""
+
+
+@pytest.fixture(scope="module")
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, list[Any]]]:
+    workdir = tmp_path_factory.mktemp("deployments")
+    server = start_modelyard(
+        workdir,
+        sqlite_url(workdir),
+        env={"MODELYARD_DEPLOYMENTS_DIR": str(workdir / "deployments")},
+    )
+    try:
+        script = workdir / "train.py"
+        script.write_text(TRAIN)
+        trained = subprocess.run(
+            [sys.executable, str(script), str(workdir / "rows.json")],
+            env=child_environment(MLFLOW_TRACKING_URI=server.url),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert trained.returncode == 0, trained.stderr[-3000:]
+        yield server, json.loads((workdir / "rows.json").read_text())
+    finally:
+        server.stop()
+
+
+def _cli(server: ServerProcess, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "modelyard", *arguments],
+        env=child_environment(MODELYARD_TRACKING_URI=server.url),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def _deployment(server: ServerProcess) -> dict[str, Any]:
+    found = httpx.get(f"{server.url}/api/v1/deployments/development/clf").json()
+    return dict(found["deployment"])
+
+
+def _wait(condition: Callable[[], Any], timeout: float = 120, what: str = "it") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.3)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _predict(endpoint: str, rows: list[Any]) -> list[int] | None:
+    try:
+        answer = httpx.post(f"{endpoint}/invocations", json={"instances": rows}, timeout=5)
+    except httpx.HTTPError:
+        return None
+    return list(answer.json()["predictions"]) if answer.status_code == 200 else None
+
+
+def _serving_children(server: ServerProcess) -> list[int]:
+    found = []
+    pids = [server.process.pid]
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            children = (task / "children").read_text().split()
+            pids += [int(c) for c in children]
+            for child in children:
+                command = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+                if b"serve" in command and b"server" not in command:
+                    found.append(int(child))
+    return found
+
+
+def test_deploy_crash_replace_and_roll_back(platform: tuple[ServerProcess, list[Any]]) -> None:
+    server, rows = platform
+    first = _cli(server, "deploy", "models:/clf/1", "--env", "development", "--wait")
+    assert first.returncode == 0, first.stderr
+    assert "models:/clf/1 -> development (local, replace)" in first.stdout
+    v1 = _deployment(server)
+    assert v1["status"] == "running" and v1["version"] == "1"
+    answers_v1 = _predict(v1["endpoint"], rows)
+    assert answers_v1 is not None
+
+    lineage = httpx.get(f"{server.url}/api/v1/lineage", params={"model": "models:/clf/1"}).json()
+    (runs_in,) = lineage["lineage"]["deployments"]
+    assert (runs_in["environment"], runs_in["status"]) == ("development", "running")
+
+    # A crash: the platform starts the inference server again, on the same endpoint.
+    (crashed,) = _serving_children(server)
+    os.kill(crashed, signal.SIGKILL)
+    _wait(
+        lambda: (
+            _serving_children(server) not in ([], [crashed])
+            and _predict(v1["endpoint"], rows) == answers_v1
+        ),
+        what="a restart",
+    )
+
+    # A new version starts beside the old one, which stops once the new one answers.
+    second = _cli(server, "deploy", "models:/clf/2", "--env", "development", "--wait")
+    assert second.returncode == 0, second.stderr
+    v2 = _deployment(server)
+    assert v2["version"] == "2" and v2["endpoint"] != v1["endpoint"]
+    answers_v2 = _predict(v2["endpoint"], rows)
+    assert answers_v2 == [1 - a for a in answers_v1]
+    _wait(lambda: _predict(v1["endpoint"], rows) is None, what="the old server to stop")
+
+    rolled = _cli(server, "rollback", "--env", "development")
+    assert rolled.returncode == 0, rolled.stderr
+    assert "models:/clf/1" in rolled.stdout
+    back = _wait(
+        lambda: (d := _deployment(server))["status"] == "running" and d["version"] == "1" and d,
+        what="the rollback to run",
+    )
+    assert _predict(back["endpoint"], rows) == answers_v1
+
+    history = _cli(server, "deployments", "history", "clf", "--env", "development")
+    lines = history.stdout.strip().splitlines()
+    assert [line.split()[3] for line in lines] == ["v1", "v2", "v1"]
+    assert [line.split()[4] for line in lines] == ["deploy", "deploy", "rollback"]
+    listed = _cli(server, "deployments", "list", "--json")
+    assert [(d["model_name"], d["version"]) for d in json.loads(listed.stdout)] == [("clf", "1")]
+
+
+def test_a_refused_deployment_names_the_rule(platform: tuple[ServerProcess, list[Any]]) -> None:
+    server, _rows = platform
+    refused = _cli(server, "deploy", "models:/clf/2", "--env", "production")
+    assert refused.returncode == 1
+    assert "passing evaluation: no evaluation recorded" in refused.stderr
+    assert "approval: not approved" in refused.stderr
+    dry = _cli(server, "deploy", "models:/clf/2", "--env", "staging", "--dry-run")
+    assert dry.returncode == 1 and "FAILED  passing evaluation" in dry.stdout
