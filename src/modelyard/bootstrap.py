@@ -16,7 +16,9 @@ from modelyard.delivery.secrets import SecretBox, key_from
 from modelyard.delivery.sender import Sender
 from modelyard.delivery.ssrf import parse_networks
 from modelyard.delivery.worker import DeliveryWorker, RetryPolicy
+from modelyard.deploy.kubernetes_target import KubernetesTarget
 from modelyard.deploy.local import LocalTarget
+from modelyard.deploy.supervisor import Supervisor
 from modelyard.services.artifacts import Artifacts
 from modelyard.services.audit import AuditLog
 from modelyard.services.deliveries import Deliveries
@@ -86,14 +88,23 @@ class Container:
             wake=getattr(self.uow, "events_committed", None),
         )
 
-    def local_target(self) -> LocalTarget:
+    def supervisor(self) -> Supervisor:
+        """The local and Kubernetes targets, under one lock per machine."""
         settings = self.settings
-        return LocalTarget(
+        platform_url = settings.public_url or f"http://127.0.0.1:{settings.port}"
+        workdir = settings.deployments_dir or data_dir(settings) / "deployments"
+        local = LocalTarget(self.uow, self.deployments, platform_url, workdir)
+        kubernetes = KubernetesTarget(
             self.uow,
             self.deployments,
-            settings.public_url or f"http://127.0.0.1:{settings.port}",
-            settings.deployments_dir or data_dir(settings) / "deployments",
+            platform_url=platform_url,
+            image=settings.kubernetes_image,
+            namespace=settings.kubernetes_namespace,
+            kind=settings.kubernetes_kind,
+            manifests_dir=workdir / "manifests",
+            kubectl=settings.kubectl,
         )
+        return Supervisor([local, kubernetes], workdir)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -99,6 +99,21 @@ class Settings(BaseSettings):
         "deployments/ next to the SQLite database (.modelyard/ with PostgreSQL).",
     )
 
+    kubernetes_image: str | None = Field(
+        None,
+        description="Container image (with modelyard[serve]) that Kubernetes deployments run.",
+    )
+    kubernetes_namespace: str = Field("default", description="Namespace of the manifests.")
+    kubernetes_kind: Literal["deployment", "kserve"] = Field(
+        "deployment",
+        description="Render a Deployment, Service and HPA, or a KServe InferenceService.",
+    )
+    kubectl: str | None = Field(
+        None,
+        description="kubectl to apply the manifests with; without it they are only written "
+        "to <deployments_dir>/manifests.",
+    )
+
     @field_validator("backend_store_uri")
     @classmethod
     def _known_database(cls, value: str) -> str:

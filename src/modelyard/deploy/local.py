@@ -4,31 +4,27 @@ and replaces without a gap.
 A reconciler compares the recorded deployments with the processes it runs: a new revision gets
 a new process next to the old one, which is stopped once the new one answers
 ``/v2/health/ready``; a process that dies is restarted with backoff, and after too many restarts
-the deployment is reported failed with the end of its log. One reconciler per machine holds a
-file lock, so several server workers never start the same model twice; the processes die with
-the server that started them.
+the deployment is reported failed with the end of its log. The processes die with the server
+that started them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
-import fcntl
 import logging
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import httpx
 
-from modelyard.domain.deployments import Deployment, DeploymentStatus
+from modelyard.domain.deployments import Deployment, DeploymentStatus, TargetKind
 from modelyard.domain.experiments import DEFAULT_PROJECT
 from modelyard.services.deployments import Deployments
 from modelyard.stores.base import UnitOfWorkFactory
@@ -75,38 +71,13 @@ class LocalTarget:
         self._probe = probe or _ready
         self._running: dict[int, Process] = {}  # answering for its deployment
         self._starting: dict[int, Process] = {}  # a newer revision, until it is ready
-        self._lock_file: IO[bytes] | None = None
-
-    # --- the loop
-
-    def run_forever(self, stop: threading.Event, interval_s: float = 1.0) -> None:
-        try:
-            while not stop.is_set():
-                if self._hold_lock():
-                    try:
-                        self.reconcile()
-                    except Exception:
-                        log.exception("local deployments: reconciling failed, retrying")
-                stop.wait(interval_s)
-        finally:
-            self.stop_all()
-
-    def _hold_lock(self) -> bool:
-        if self._lock_file is not None:
-            return True
-        self._workdir.mkdir(parents=True, exist_ok=True)
-        handle = (self._workdir / "supervisor.lock").open("wb")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            return False
-        self._lock_file = handle
-        return True
 
     def reconcile(self) -> None:
         with self._uow(write=False) as tx:
-            desired = {d.id: (project, d) for project, d in tx.deployments.local_deployments()}
+            desired = {
+                d.id: (project, d)
+                for project, d in tx.deployments.target_deployments(TargetKind.LOCAL)
+            }
         for key in [k for k in (*self._running, *self._starting) if k not in desired]:
             self._stop(self._running.pop(key, None))
             self._stop(self._starting.pop(key, None))
@@ -236,9 +207,6 @@ class LocalTarget:
             self._stop(process)
         self._running.clear()
         self._starting.clear()
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
 
     def _report(
         self,

@@ -79,15 +79,16 @@ def delivering(container: Container) -> Iterator[None]:
 
 @contextmanager
 def supervising(container: Container) -> Iterator[None]:
-    """The local deployments' inference servers, watched from a thread of this process (the
-    one process of the machine that gets the lock does the work)."""
+    """Deployments brought about from a thread of this process: local inference servers
+    started and watched, Kubernetes manifests rendered and applied (the one process of the
+    machine that gets the lock does the work)."""
     if not container.settings.local_deployments_in_server:
         yield
         return
-    target = container.local_target()
+    supervisor = container.supervisor()
     stop = threading.Event()
     thread = threading.Thread(
-        target=target.run_forever, args=(stop,), name="modelyard-local-deployments", daemon=True
+        target=supervisor.run_forever, args=(stop,), name="modelyard-deployments", daemon=True
     )
     thread.start()
     try:

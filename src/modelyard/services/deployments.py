@@ -229,7 +229,12 @@ class Deployments:
             deployment = tx.deployments.get_by_id(deployment_id)
             if deployment is None or deployment.current.number != revision:
                 return  # superseded meanwhile: the newer revision reports for itself
-            if deployment.current.status is status and deployment.endpoint == endpoint:
+            current = deployment.current
+            if (current.status, current.message, deployment.endpoint) == (
+                status,
+                message,
+                endpoint,
+            ):
                 return
             tx.deployments.set_status(deployment_id, revision, status, message, endpoint, now)
             updated = _found(tx.deployments.get_by_id(deployment_id))

@@ -676,8 +676,8 @@ class DeploymentStore(Protocol):
 
     def project_of(self, deployment_id: int) -> str | None: ...
 
-    def local_deployments(self) -> list[tuple[str, Deployment]]:
-        """Every project's local-target deployments, with the project's name."""
+    def target_deployments(self, target: DeploymentTarget) -> list[tuple[str, Deployment]]:
+        """Every project's deployments on ``target``, with the project's name."""
 
     def approve(
         self,

@@ -255,12 +255,12 @@ class SqlDeploymentStore:
         ).scalar()
         return None if found is None else str(found)
 
-    def local_deployments(self) -> list[tuple[str, Deployment]]:
-        """Every project's deployments on the local target, with the project name."""
+    def target_deployments(self, target: TargetKind) -> list[tuple[str, Deployment]]:
+        """Every project's deployments on ``target``, with the project's name."""
         rows = self._db.execute(
             _CURRENT.add_columns(projects.c.name.label("project"))
             .join(projects, projects.c.id == deployments.c.project_id)
-            .where(deployments.c.target == str(TargetKind.LOCAL))
+            .where(deployments.c.target == str(target))
         ).all()
         return [(r.project, _deployment(r)) for r in rows]
 
