@@ -114,53 +114,102 @@ def _serving_children(server: ServerProcess) -> list[int]:
     return found
 
 
-def test_deploy_crash_replace_and_roll_back(platform: tuple[ServerProcess, list[Any]]) -> None:
+def _versions_answering(endpoint: str, rows: list[Any], count: int) -> list[str]:
+    with httpx.Client(timeout=10) as client:
+        return [
+            client.post(f"{endpoint}/invocations", json={"instances": rows}).headers[
+                "x-modelyard-model-version"
+            ]
+            for _ in range(count)
+        ]
+
+
+def test_deploy_crash_canary_shadow_replace_and_roll_back(
+    platform: tuple[ServerProcess, list[Any]],
+) -> None:
     server, rows = platform
     first = _cli(server, "deploy", "models:/clf/1", "--env", "development", "--wait")
     assert first.returncode == 0, first.stderr
     assert "models:/clf/1 -> development (local, replace)" in first.stdout
     v1 = _deployment(server)
     assert v1["status"] == "running" and v1["version"] == "1"
-    answers_v1 = _predict(v1["endpoint"], rows)
+    endpoint = v1["endpoint"]
+    answers_v1 = _predict(endpoint, rows)
     assert answers_v1 is not None
 
     lineage = httpx.get(f"{server.url}/api/v1/lineage", params={"model": "models:/clf/1"}).json()
     (runs_in,) = lineage["lineage"]["deployments"]
     assert (runs_in["environment"], runs_in["status"]) == ("development", "running")
 
-    # A crash: the platform starts the inference server again, on the same endpoint.
+    # A crash: the platform starts the inference server again, behind the same endpoint.
     (crashed,) = _serving_children(server)
     os.kill(crashed, signal.SIGKILL)
     _wait(
         lambda: (
             _serving_children(server) not in ([], [crashed])
-            and _predict(v1["endpoint"], rows) == answers_v1
+            and _predict(endpoint, rows) == answers_v1
         ),
         what="a restart",
     )
 
-    # A new version starts beside the old one, which stops once the new one answers.
+    # A canary: one request in five goes to version 2, which predicts the opposite class.
+    canary = _cli(
+        server,
+        "deploy",
+        "models:/clf/2",
+        "--env",
+        "development",
+        "--strategy",
+        "canary",
+        "--canary-percent",
+        "20",
+        "--wait",
+    )
+    assert canary.returncode == 0, canary.stderr
+    assert _deployment(server)["endpoint"] == endpoint
+    answered = _versions_answering(endpoint, rows, 100)
+    assert answered.count("2") == 20 and answered.count("1") == 80
+    assert len(_serving_children(server)) == 2
+
+    # A shadow: version 1 answers everything, version 2 sees copies; they disagree.
+    shadow = _cli(
+        server, "deploy", "models:/clf/2", "--env", "development", "--strategy", "shadow", "--wait"
+    )
+    assert shadow.returncode == 0, shadow.stderr
+    assert set(_versions_answering(endpoint, rows, 10)) == {"1"}
+
+    def compared() -> str | None:
+        text = httpx.get(f"{endpoint}/-/metrics").text
+        return text if 'outcome="different"' in text else None
+
+    metrics = _wait(compared, what="shadow comparisons")
+    assert 'modelyard_shadow_comparisons_total{outcome="different",version="2"}' in metrics
+
+    # A replace: version 2 alone, the same endpoint, version 1's server stopped.
     second = _cli(server, "deploy", "models:/clf/2", "--env", "development", "--wait")
     assert second.returncode == 0, second.stderr
-    v2 = _deployment(server)
-    assert v2["version"] == "2" and v2["endpoint"] != v1["endpoint"]
-    answers_v2 = _predict(v2["endpoint"], rows)
-    assert answers_v2 == [1 - a for a in answers_v1]
-    _wait(lambda: _predict(v1["endpoint"], rows) is None, what="the old server to stop")
+    assert _predict(endpoint, rows) == [1 - a for a in answers_v1]
+    _wait(lambda: len(_serving_children(server)) == 1, what="version 1 to stop")
 
     rolled = _cli(server, "rollback", "--env", "development")
     assert rolled.returncode == 0, rolled.stderr
     assert "models:/clf/1" in rolled.stdout
-    back = _wait(
-        lambda: (d := _deployment(server))["status"] == "running" and d["version"] == "1" and d,
+    _wait(
+        lambda: (d := _deployment(server))["status"] == "running" and d["version"] == "1",
         what="the rollback to run",
     )
-    assert _predict(back["endpoint"], rows) == answers_v1
+    assert _predict(endpoint, rows) == answers_v1
 
     history = _cli(server, "deployments", "history", "clf", "--env", "development")
     lines = history.stdout.strip().splitlines()
-    assert [line.split()[3] for line in lines] == ["v1", "v2", "v1"]
-    assert [line.split()[4] for line in lines] == ["deploy", "deploy", "rollback"]
+    assert [line.split()[3] for line in lines] == ["v1", "v2", "v2", "v2", "v1"]
+    assert [line.split()[5] for line in lines] == [
+        "replace",
+        "canary",
+        "shadow",
+        "replace",
+        "replace",
+    ]
     listed = _cli(server, "deployments", "list", "--json")
     assert [(d["model_name"], d["version"]) for d in json.loads(listed.stdout)] == [("clf", "1")]
 

@@ -11,6 +11,7 @@ from modelyard.cli.evaluate import evaluate
 from modelyard.cli.gc import gc
 from modelyard.cli.lineage import lineage
 from modelyard.cli.projects import projects
+from modelyard.cli.route import route
 from modelyard.cli.serve import serve
 from modelyard.cli.server import server
 from modelyard.cli.worker import worker
@@ -35,5 +36,6 @@ main.add_command(deploy)
 main.add_command(rollback)
 main.add_command(approve)
 main.add_command(deployments)
+main.add_command(route)
 
 __all__ = ["main"]

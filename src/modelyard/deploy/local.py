@@ -1,11 +1,14 @@
 """The local target: inference-server processes the platform starts, health-checks, restarts,
-and replaces without a gap.
+and puts behind one stable endpoint.
 
-A reconciler compares the recorded deployments with the processes it runs: a new revision gets
-a new process next to the old one, which is stopped once the new one answers
-``/v2/health/ready``; a process that dies is restarted with backoff, and after too many restarts
-the deployment is reported failed with the end of its log. The processes die with the server
-that started them.
+Each local deployment gets a router (``modelyard route``) whose port never changes, and one
+``modelyard serve`` process per version it needs: one for a replace, the stable version and the
+candidate for a canary or a shadow. A new revision starts the versions it lacks beside the
+running ones; once they answer ``/v2/health/ready`` the router's routes are switched and the
+versions no longer needed are stopped, so no request goes unanswered. A process that dies is
+started again on the same port, with backoff; after too many deaths in ten minutes the
+deployment is reported failed with the end of its log. The processes die with the server that
+started them.
 """
 
 from __future__ import annotations
@@ -21,10 +24,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from modelyard.domain.deployments import Deployment, DeploymentStatus, TargetKind
+from modelyard.domain.deployments import (
+    Deployment,
+    DeploymentStatus,
+    Revision,
+    Strategy,
+    TargetKind,
+)
 from modelyard.domain.experiments import DEFAULT_PROJECT
 from modelyard.services.deployments import Deployments
 from modelyard.stores.base import UnitOfWorkFactory
@@ -36,20 +46,28 @@ MAX_RESTARTS = 5
 
 @dataclass
 class Process:
-    deployment_id: int
-    revision: int
-    model_uri: str
+    command: list[str]
     port: int
-    popen: subprocess.Popen[bytes]
     log_path: Path
+    ready_path: str
+    popen: subprocess.Popen[bytes]
     started_at: float
-    platform: str
-    ready: bool = False
     restarts: list[float] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+
+@dataclass
+class Site:
+    """What runs for one deployment: its router and a server per version."""
+
+    router: Process
+    servers: dict[int, Process] = field(default_factory=dict)
+    routed_revision: int | None = None
+    routed_versions: set[int] = field(default_factory=set)
+    failed_revision: int | None = None
 
 
 class LocalTarget:
@@ -69,8 +87,7 @@ class LocalTarget:
         self._workdir = workdir
         self._python = python
         self._probe = probe or _ready
-        self._running: dict[int, Process] = {}  # answering for its deployment
-        self._starting: dict[int, Process] = {}  # a newer revision, until it is ready
+        self._sites: dict[int, Site] = {}
 
     def reconcile(self) -> None:
         with self._uow(write=False) as tx:
@@ -78,135 +95,172 @@ class LocalTarget:
                 d.id: (project, d)
                 for project, d in tx.deployments.target_deployments(TargetKind.LOCAL)
             }
-        for key in [k for k in (*self._running, *self._starting) if k not in desired]:
-            self._stop(self._running.pop(key, None))
-            self._stop(self._starting.pop(key, None))
+        for key in [k for k in self._sites if k not in desired]:
+            self._close(self._sites.pop(key))
         for project, deployment in desired.values():
             self._converge(project, deployment)
 
-    def _converge(self, project: str, deployment: Deployment) -> None:
-        key = deployment.id
-        revision = deployment.current
-        running = self._running.get(key)
-        starting = self._starting.get(key)
-        if running is not None and running.revision == revision.number:
-            self._watch(running, deployment)
-            return
-        if revision.status is DeploymentStatus.FAILED:
-            return  # given up on this revision; a new deploy or a rollback makes a new one
-        if starting is None or starting.revision != revision.number:
-            self._stop(starting)
-            starting = self._start(project, deployment)
-            self._starting[key] = starting
-            self._report(deployment, DeploymentStatus.STARTING, None, None)
-        if starting.popen.poll() is not None:
-            self._starting.pop(key)
-            self._report(
-                deployment,
-                DeploymentStatus.FAILED,
-                f"the inference server exited with {starting.popen.returncode}: "
-                + _tail(starting.log_path),
-                running.url if running else None,
-            )
-            return
-        if self._probe(starting.url):
-            starting.ready = True
-            self._starting.pop(key)
-            self._stop(running)  # the old revision, once the new one answers
-            self._running[key] = starting
-            self._report(deployment, DeploymentStatus.RUNNING, None, starting.url)
-        elif time.monotonic() - starting.started_at > START_TIMEOUT_S:
-            self._starting.pop(key)
-            self._stop(starting)
-            self._report(
-                deployment,
-                DeploymentStatus.FAILED,
-                f"not ready after {START_TIMEOUT_S:.0f} s: " + _tail(starting.log_path),
-                running.url if running else None,
-            )
+    def stop_all(self) -> None:
+        for site in self._sites.values():
+            self._close(site)
+        self._sites.clear()
 
-    def _watch(self, process: Process, deployment: Deployment) -> None:
-        """A running process that died is restarted, with backoff, a few times."""
-        if process.popen.poll() is None:
+    # --- one deployment
+
+    def _converge(self, project: str, deployment: Deployment) -> None:
+        site = self._sites.get(deployment.id)
+        if site is None:
+            site = Site(self._router(deployment))
+            self._sites[deployment.id] = site
+        revision = deployment.current
+        if site.router.popen.poll() is not None:
+            site.routed_revision = None  # a restarted router has no routes until it is told
+        if not self._alive(site.router, deployment, "router"):
             return
+        needed = _versions(revision)
+        if site.routed_revision == revision.number:
+            for version in needed:
+                self._alive(site.servers[version], deployment, f"version {version}")
+            return
+        if site.failed_revision == revision.number:
+            return  # given up on it; a new deploy or a rollback makes a new revision
+        for version in needed:
+            if version not in site.servers:
+                site.servers[version] = self._server(project, deployment, version)
+        if site.routed_revision is None or deployment.current.status is DeploymentStatus.PENDING:
+            self._report(deployment, DeploymentStatus.STARTING, None, None)
+        starting = [site.servers[v] for v in needed]
+        broken = [p for p in starting if p.popen.poll() is not None]
+        late = [p for p in starting if time.monotonic() - p.started_at > START_TIMEOUT_S]
+        if broken or late:
+            culprit = (broken or late)[0]
+            site.failed_revision = revision.number
+            for version in needed:
+                if version not in site.routed_versions:
+                    _stop(site.servers.pop(version, None))
+            why = "exited" if broken else f"was not ready after {START_TIMEOUT_S:.0f} s"
+            self._report(
+                deployment,
+                DeploymentStatus.FAILED,
+                f"the inference server {why}: {_tail(culprit.log_path)}",
+                site.router.url if site.routed_revision is not None else None,
+            )
+            return
+        if not (
+            self._probe(site.router.url + "/-/ready")
+            and all(self._probe(p.url + p.ready_path) for p in starting)
+        ):
+            return
+        self._route(site, revision)
+        for version in [v for v in site.servers if v not in needed]:
+            _stop(site.servers.pop(version))
+        self._report(deployment, DeploymentStatus.RUNNING, None, site.router.url)
+
+    def _route(self, site: Site, revision: Revision) -> None:
+        routes: dict[str, Any] = {"primary": [], "shadow": None}
+        candidate = site.servers[revision.version]
+        if revision.strategy is Strategy.REPLACE or revision.stable_version is None:
+            routes["primary"] = [_backend(candidate, revision.version, 100)]
+        else:
+            stable = site.servers[revision.stable_version]
+            if revision.strategy is Strategy.CANARY:
+                routes["primary"] = [
+                    _backend(stable, revision.stable_version, 100 - revision.canary_percent),
+                    _backend(candidate, revision.version, revision.canary_percent),
+                ]
+            else:
+                routes["primary"] = [_backend(stable, revision.stable_version, 100)]
+                routes["shadow"] = _backend(candidate, revision.version, 0)
+        httpx.put(f"{site.router.url}/-/routes", json=routes, timeout=5).raise_for_status()
+        site.routed_revision = revision.number
+        site.routed_versions = set(_versions(revision))
+
+    def _alive(self, process: Process, deployment: Deployment, what: str) -> bool:
+        """True when running; a dead process is started again on its port, with backoff."""
+        if process.popen.poll() is None:
+            return True
         now = time.monotonic()
         recent = [t for t in process.restarts if now - t < 600]
         if len(recent) >= MAX_RESTARTS:
-            self._running.pop(deployment.id)
+            site = self._sites.get(deployment.id)
+            if site is not None:
+                site.failed_revision = deployment.current.number
+                site.routed_revision = None
+                site.routed_versions = set()
             self._report(
                 deployment,
                 DeploymentStatus.FAILED,
-                f"the inference server died {len(recent)} times in 10 minutes: "
+                f"the {what} process died {len(recent)} times in 10 minutes: "
                 + _tail(process.log_path),
                 None,
             )
-            return
+            return False
         if recent and now - recent[-1] < 2 ** len(recent):
-            return  # backing off
-        log.warning("%s died (exit %s); restarting", process.model_uri, process.popen.returncode)
-        self._report(deployment, DeploymentStatus.STARTING, "restarting after a crash", None)
-        replacement = self._spawn(deployment, process.model_uri, process.port, process.platform)
-        replacement.restarts = [*recent, now]
-        self._running.pop(deployment.id)
-        self._starting[deployment.id] = replacement
+            return False  # backing off
+        log.warning(
+            "deployment %s: %s died (exit %s), restarting",
+            deployment.id,
+            what,
+            process.popen.returncode,
+        )
+        process.popen = _spawn(process.command, process.log_path)
+        process.started_at = now
+        process.restarts = [*recent, now]
+        return False
 
     # --- processes
 
-    def _start(self, project: str, deployment: Deployment) -> Process:
+    def _router(self, deployment: Deployment) -> Process:
+        directory = self._directory(deployment)
+        port = _free_port()
+        command = [
+            self._python,
+            "-m",
+            "modelyard",
+            "route",
+            "--port",
+            str(port),
+            "--shadow-log",
+            str(directory / "shadow.jsonl"),
+        ]
+        return _process(command, port, directory / "router.log", "/-/ready")
+
+    def _server(self, project: str, deployment: Deployment, version: int) -> Process:
         platform = self._platform_url
         if project != DEFAULT_PROJECT:
             platform = f"{platform}/projects/{project}"
-        return self._spawn(deployment, deployment.model_uri, _free_port(), platform)
-
-    def _spawn(self, deployment: Deployment, model_uri: str, port: int, platform: str) -> Process:
-        revision = deployment.current.number
-        name = f"{deployment.environment}-{deployment.id}-r{revision}"
-        directory = self._workdir / name
+        directory = self._directory(deployment) / f"v{version}"
         directory.mkdir(parents=True, exist_ok=True)
-        log_path = directory / "serve.log"
-        with log_path.open("ab") as output:
-            popen = subprocess.Popen(
-                [
-                    self._python,
-                    "-m",
-                    "modelyard",
-                    "serve",
-                    model_uri,
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--tracking-uri",
-                    platform,
-                    "--model-dir",
-                    str(directory / "model"),
-                    "--log-level",
-                    "warning",
-                ],
-                stdout=output,
-                stderr=subprocess.STDOUT,
-                preexec_fn=_die_with_parent,
-            )
-        log.info("started %s for deployment %s on port %s", model_uri, deployment.id, port)
-        return Process(
-            deployment.id, revision, model_uri, port, popen, log_path, time.monotonic(), platform
-        )
+        port = _free_port()
+        command = [
+            self._python,
+            "-m",
+            "modelyard",
+            "serve",
+            f"models:/{deployment.model_name}/{version}",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--tracking-uri",
+            platform,
+            "--model-dir",
+            str(directory / "model"),
+            "--log-level",
+            "warning",
+        ]
+        log.info("deployment %s: starting version %s on port %s", deployment.id, version, port)
+        return _process(command, port, directory / "serve.log", "/v2/health/ready")
 
-    def _stop(self, process: Process | None) -> None:
-        if process is None or process.popen.poll() is not None:
-            return
-        process.popen.terminate()
-        try:
-            process.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.popen.kill()
-            process.popen.wait()
+    def _directory(self, deployment: Deployment) -> Path:
+        directory = self._workdir / f"{deployment.environment}-{deployment.id}"
+        directory.mkdir(parents=True, exist_ok=True)
+        return directory
 
-    def stop_all(self) -> None:
-        for process in [*self._running.values(), *self._starting.values()]:
-            self._stop(process)
-        self._running.clear()
-        self._starting.clear()
+    def _close(self, site: Site) -> None:
+        for process in site.servers.values():
+            _stop(process)
+        _stop(site.router)
 
     def _report(
         self,
@@ -220,9 +274,41 @@ class LocalTarget:
         )
 
 
+def _versions(revision: Revision) -> list[int]:
+    if revision.strategy is Strategy.REPLACE or revision.stable_version is None:
+        return [revision.version]
+    return [revision.stable_version, revision.version]
+
+
+def _backend(process: Process, version: int, weight: int) -> dict[str, Any]:
+    return {"url": process.url, "version": str(version), "weight": weight}
+
+
+def _process(command: list[str], port: int, log_path: Path, ready_path: str) -> Process:
+    return Process(command, port, log_path, ready_path, _spawn(command, log_path), time.monotonic())
+
+
+def _spawn(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("ab") as output:
+        return subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
+
+
+def _stop(process: Process | None) -> None:
+    if process is None or process.popen.poll() is not None:
+        return
+    process.popen.terminate()
+    try:
+        process.popen.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.popen.kill()
+        process.popen.wait()
+
+
 def _ready(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/v2/health/ready", timeout=1.0).status_code == 200
+        return httpx.get(url, timeout=1.0).status_code == 200
     except httpx.HTTPError:
         return False
 

@@ -105,17 +105,12 @@ class Deployments:
             existing = tx.deployments.find_deployment(project, request.environment, model)
             stable = None
             if request.strategy is not Strategy.REPLACE:
-                if existing is None or existing.current.version == request.version:
+                stable = None if existing is None else _serving_version(existing.current)
+                if stable is None or stable == request.version:
                     raise InvalidState(
                         f"A {request.strategy} needs another version already deployed to "
                         f"{request.environment} to share the traffic with; deploy one first."
                     )
-                stable = (
-                    existing.current.stable_version
-                    if existing.current.strategy is not Strategy.REPLACE
-                    and existing.current.stable_version is not None
-                    else existing.current.version
-                )
             revision = Revision(
                 number=1 if existing is None else existing.current.number + 1,
                 version=request.version,

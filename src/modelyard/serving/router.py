@@ -1,0 +1,259 @@
+"""The router in front of a local deployment: one stable endpoint, split between versions.
+
+Requests go to the primary backends by weight (smooth weighted round robin: with weights 80
+and 20, exactly one request in five goes to the second, spread evenly), and, for a shadow, a
+copy goes to the shadow backend after the answer is sent; its answer is compared with the
+primary's and the difference counted and logged, never returned. Every answer says which
+version gave it (``X-Modelyard-Model-Version``). The platform sets the routes with
+``PUT /-/routes`` (from 127.0.0.1 only).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"host"}
+_JSON = [(b"content-type", b"application/json")]
+
+
+@dataclass
+class Backend:
+    url: str
+    version: str
+    weight: int = 100
+    current: int = 0  # smooth weighted round robin state
+
+
+@dataclass
+class Routes:
+    primary: list[Backend] = field(default_factory=list)
+    shadow: Backend | None = None
+
+    def pick(self) -> Backend:
+        """Smooth weighted round robin (as nginx does): deterministic and evenly spread."""
+        total = 0
+        best: Backend | None = None
+        for backend in self.primary:
+            backend.current += backend.weight
+            total += backend.weight
+            if best is None or backend.current > best.current:
+                best = backend
+        assert best is not None
+        best.current -= total
+        return best
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "primary": [
+                {"url": b.url, "version": b.version, "weight": b.weight} for b in self.primary
+            ],
+            "shadow": None
+            if self.shadow is None
+            else {"url": self.shadow.url, "version": self.shadow.version},
+        }
+
+
+def routes_from(document: Any) -> Routes:
+    primary = [
+        Backend(str(b["url"]).rstrip("/"), str(b["version"]), int(b.get("weight", 100)))
+        for b in document.get("primary", [])
+    ]
+    if not primary or any(b.weight < 0 for b in primary) or sum(b.weight for b in primary) == 0:
+        raise ValueError("routes need at least one primary backend with a positive weight")
+    shadow = document.get("shadow")
+    return Routes(
+        primary,
+        None if not shadow else Backend(str(shadow["url"]).rstrip("/"), str(shadow["version"])),
+    )
+
+
+class Router:
+    def __init__(self, shadow_log: Path | None = None) -> None:
+        self.routes = Routes()
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30, connect=2),
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+        )
+        self._shadow_log = shadow_log
+        self._pending: set[asyncio.Task[None]] = set()
+        registry = CollectorRegistry()
+        self._registry = registry
+        self._answers = Counter(
+            "modelyard_router_requests",
+            "Requests answered, by the version that answered and status code.",
+            ("version", "code"),
+            registry=registry,
+        )
+        self._shadowed = Counter(
+            "modelyard_shadow_comparisons",
+            "Shadow answers compared with the primary's: same, different or error.",
+            ("version", "outcome"),
+            registry=registry,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path.startswith("/-/"):
+            status, body, headers = await self._admin(scope, receive, path)
+        elif not self.routes.primary:
+            status, body, headers = 503, orjson.dumps({"error": "No routes yet."}), _JSON
+        else:
+            status, body, headers = await self._forward(scope, receive)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _forward(
+        self, scope: Scope, receive: Receive
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        body = await _body(receive)
+        backend = self.routes.pick()
+        shadow = self.routes.shadow
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
+        target = backend.url + scope["path"]
+        if scope.get("query_string"):
+            target += "?" + scope["query_string"].decode("latin-1")
+        try:
+            response = await self._client.request(
+                scope["method"], target, content=body, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            self._answers.labels(backend.version, "502").inc()
+            error = {"error": f"version {backend.version} did not answer: {exc}"}
+            return 502, orjson.dumps(error), _JSON
+        self._answers.labels(backend.version, str(response.status_code)).inc()
+        answer_headers = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in response.headers.items()
+            if k.lower().encode() not in _HOP_BY_HOP
+        ]
+        answer_headers.append((b"content-length", str(len(response.content)).encode()))
+        answer_headers.append((b"x-modelyard-model-version", backend.version.encode()))
+        if shadow is not None and scope["method"] == "POST":
+            task = asyncio.create_task(
+                self._shadow(
+                    shadow, target.replace(backend.url, shadow.url, 1), headers, body, response
+                )
+            )
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+        return response.status_code, response.content, answer_headers
+
+    async def _shadow(
+        self,
+        shadow: Backend,
+        target: str,
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        primary: httpx.Response,
+    ) -> None:
+        try:
+            copy = await self._client.post(target, content=body, headers=headers)
+            same = copy.status_code == primary.status_code and _outputs(copy) == _outputs(primary)
+            outcome = "same" if same else "different"
+        except httpx.HTTPError:
+            copy, outcome = None, "error"
+        self._shadowed.labels(shadow.version, outcome).inc()
+        if outcome != "same" and self._shadow_log is not None:
+            record = {
+                "at": time.time(),
+                "request_id": primary.headers.get("x-request-id"),
+                "shadow_version": shadow.version,
+                "outcome": outcome,
+                "primary": _outputs(primary),
+                "shadow": None if copy is None else _outputs(copy),
+            }
+            with self._shadow_log.open("ab") as out:
+                out.write(orjson.dumps(record) + b"\n")
+
+    async def _admin(
+        self, scope: Scope, receive: Receive, path: str
+    ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+        if path == "/-/ready":
+            return 200, b'{"ready": true}', _JSON
+        if path == "/-/metrics":
+            return (
+                200,
+                generate_latest(self._registry),
+                [(b"content-type", CONTENT_TYPE_LATEST.encode())],
+            )
+        if path == "/-/routes" and scope["method"] == "GET":
+            return 200, orjson.dumps(self.routes.as_json()), _JSON
+        if path == "/-/routes" and scope["method"] == "PUT":
+            client = scope.get("client") or ("", 0)
+            if client[0] not in ("127.0.0.1", "::1"):
+                return 403, b'{"error": "routes are set from 127.0.0.1 only"}', _JSON
+            try:
+                self.routes = routes_from(orjson.loads(await _body(receive)))
+            except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+                return 400, orjson.dumps({"error": str(exc)}), _JSON
+            return 200, orjson.dumps(self.routes.as_json()), _JSON
+        return 404, b'{"error": "unknown admin path"}', _JSON
+
+
+def _outputs(response: httpx.Response) -> Any:
+    """What a comparison looks at: the predictions (MLflow) or the outputs' data (v2)."""
+    try:
+        document = response.json()
+    except ValueError:
+        return response.content
+    if isinstance(document, dict):
+        if "predictions" in document:
+            return document["predictions"]
+        if "outputs" in document:
+            return [o.get("data") for o in document["outputs"]]
+    return document
+
+
+async def _body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def serve(host: str, port: int, shadow_log: Path | None) -> None:
+    import uvicorn
+
+    from modelyard.listening import listening_socket, log_config
+
+    config = uvicorn.Config(
+        Router(shadow_log),
+        log_level="warning",
+        log_config=log_config("warning"),
+        access_log=False,
+        server_header=False,
+        date_header=False,
+        lifespan="off",
+    )
+    uvicorn.Server(config).run(sockets=[listening_socket(host, port)])
