@@ -15,14 +15,21 @@ from pathlib import Path
 import httpx
 
 
+# What tests in the same worker may leave in os.environ that would point a child process at the
+# wrong experiment, run or server.
+_SCOPING = (
+    "MLFLOW_EXPERIMENT_ID",
+    "MLFLOW_EXPERIMENT_NAME",
+    "MLFLOW_RUN_ID",
+    "MLFLOW_TRACKING_URI",
+    "MODELYARD_TRACKING_URI",
+)
+
+
 def child_environment(**extra: str) -> dict[str, str]:
-    """This process's environment without MLFLOW_* and MODELYARD_* settings (tests in the same
-    worker may have left some, such as MLFLOW_EXPERIMENT_ID), plus ``extra``."""
-    kept = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("MLFLOW_", "MODELYARD_")) or k == "MODELYARD_TEST_POSTGRES_URL"
-    }
+    """This process's environment (S3 endpoints and credentials included) without the
+    variables that scope the mlflow client to an experiment, a run or a server, plus ``extra``."""
+    kept = {k: v for k, v in os.environ.items() if k not in _SCOPING}
     return {**kept, **extra}
 
 
