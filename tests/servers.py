@@ -14,7 +14,6 @@ from pathlib import Path
 
 import httpx
 
-
 # What tests in the same worker may leave in os.environ that would point a child process at the
 # wrong experiment, run or server.
 _SCOPING = (

@@ -19,7 +19,7 @@ from modelyard.listening import listening_socket, log_config
 from modelyard.serving.app import InferenceApp, Served
 from modelyard.serving.loaders import load
 from modelyard.serving.metrics import serving_metrics
-from modelyard.serving.sink import JsonLinesSink, PredictionLog
+from modelyard.serving.sink import PredictionLog, sink_for
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def app_for(options: dict[str, Any]) -> InferenceApp:
         path = Path(chosen.predictions_log)
         if chosen.workers > 1:
             path = path.with_name(f"{path.stem}.{os.getpid()}{path.suffix}")
-        predictions = PredictionLog(JsonLinesSink(path))
+        predictions = PredictionLog(sink_for(path))
     app = InferenceApp(
         Served(
             chosen.name,

@@ -12,6 +12,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from modelyard.errors import InvalidArgument
+
 log = logging.getLogger("modelyard.serving")
 
 
@@ -34,6 +36,44 @@ class JsonLinesSink:
 
     def close(self) -> None:
         self._file.close()
+
+
+class ParquetSink:
+    """One Parquet file per batch, ``<stem>-<time>-<n>.parquet`` next to ``path``: a file is
+    complete once written, so a crash loses at most the batch in flight."""
+
+    def __init__(self, path: Path) -> None:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise InvalidArgument(
+                "Parquet prediction logs need pyarrow: pip install pyarrow, or log to .jsonl."
+            ) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._directory = path.parent
+        self._stem = path.stem
+        self._written = 0
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(
+            [{**r, "outputs": orjson.dumps(r["outputs"]).decode()} for r in records]
+        )
+        self._written += 1
+        name = f"{self._stem}-{int(time.time() * 1000)}-{self._written:06d}.parquet"
+        temporary = self._directory / f".{name}"
+        pq.write_table(table, temporary)
+        temporary.rename(self._directory / name)
+
+    def close(self) -> None:
+        return None
+
+
+def sink_for(path: Path) -> PredictionSink:
+    """Parquet for a ``.parquet`` path, JSON lines otherwise."""
+    return ParquetSink(path) if path.suffix == ".parquet" else JsonLinesSink(path)
 
 
 class PredictionLog:
