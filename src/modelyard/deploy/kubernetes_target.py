@@ -13,7 +13,8 @@ import logging
 import subprocess
 from pathlib import Path
 
-from modelyard.deploy.kubernetes import KubernetesSpec, render, resource_name, to_yaml, validate
+from modelyard.deploy.kubernetes import KubernetesSpec, render, resource_name, to_yaml
+from modelyard.deploy.kubernetes_validation import validate
 from modelyard.domain.deployments import Deployment, DeploymentStatus, Strategy
 from modelyard.domain.deployments import TargetKind as DeploymentTarget
 from modelyard.domain.experiments import DEFAULT_PROJECT
