@@ -47,8 +47,8 @@ MODELYARD_SECRET_KEY. Everything else is each server's default.
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/delivery.py                  # full, SQLite: about 3 minutes
-    .venv/bin/python benchmarks/delivery.py --quick          # smaller sizes: about 1.5 minutes
+    .venv/bin/python benchmarks/delivery.py                  # full, SQLite: about 2.5 minutes
+    .venv/bin/python benchmarks/delivery.py --quick          # smaller sizes: about 2 minutes
     .venv/bin/python benchmarks/delivery.py --backend postgres --json results.json
     .venv/bin/python benchmarks/delivery.py --servers modelyard --worker-processes none --quick
 
@@ -1018,7 +1018,7 @@ def parse_worker_counts(parser: argparse.ArgumentParser, text: str) -> list[int]
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argument_parser(__doc__, "delivery.py")
     parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 1.5 minutes")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, about 2 minutes")
     parser.add_argument("--json", type=Path, help="also write every figure to this file")
     parser.add_argument(
         "--servers", default="modelyard,mlflow", help="comma-separated subset of modelyard,mlflow"

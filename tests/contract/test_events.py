@@ -4,6 +4,7 @@ and the worker, with a real HTTP receiver."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -316,3 +317,16 @@ def test_deleting_a_webhook_drops_its_pending_deliveries(
     assert services.deliveries.search(CALLER)[0] == []
     with services.engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(events)).scalar() == 1
+
+
+def test_a_webhook_gets_only_events_after_its_creation(
+    services: Container, receiver: Receiver
+) -> None:
+    services.registry.create_model(CALLER, "before")  # no worker ran yet
+    time.sleep(0.01)  # timestamps are in milliseconds
+    _hook(services, receiver.url, EventType.MODEL_CREATED)
+    time.sleep(0.01)
+    services.registry.create_model(CALLER, "after")
+    _drain(services)
+    assert [r.json()["data"]["name"] for r in receiver.wait_for(1)] == ["after"]
+    assert len(receiver.requests) == 1

@@ -124,9 +124,12 @@ class Webhook:
     secret_env: str | None = None
 
     def wants(self, event: Event) -> bool:
+        """Active, subscribed to the event's type, accepted by the filters, and created before
+        the event happened: a new webhook does not receive a backlog a stopped worker left."""
         return (
             self.status is WebhookStatus.ACTIVE
             and event.type in self.events
+            and self.created_at <= event.created_at
             and self.filters.accept(event)
         )
 
