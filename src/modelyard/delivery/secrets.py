@@ -8,6 +8,7 @@ key.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
@@ -28,6 +29,17 @@ class SecretBox:
 
     def seal(self, secret: str) -> str:
         return self._fernet.encrypt(secret.encode()).decode()
+
+    def resolve(
+        self, sealed: str | None, variable: str | None, environment: Mapping[str, str]
+    ) -> str | None:
+        """A webhook's secret: the stored one opened, else the named environment variable's
+        value (None when it is not set), else None."""
+        if sealed is not None:
+            return self.open(sealed)
+        if variable is not None:
+            return environment.get(variable)
+        return None
 
     def open(self, sealed: str) -> str:
         try:

@@ -28,7 +28,7 @@ from modelyard.domain.events import (
     Webhook,
     retry_delay_ms,
 )
-from modelyard.errors import ModelyardError
+from modelyard.errors import InvalidArgument, ModelyardError
 from modelyard.stores.base import NewDelivery, UnitOfWorkFactory
 
 log = logging.getLogger("modelyard.delivery")
@@ -167,17 +167,13 @@ class DeliveryWorker:
 
     def _secret(self, stored: tuple[str | None, str | None]) -> str | None:
         sealed, variable = stored
-        if sealed is not None:
-            return self._secrets.open(sealed)
-        if variable is not None:
-            value = self._environment.get(variable)
-            if value is None:
-                raise _MissingSecret(
-                    f"The webhook's secret names the environment variable {variable}, which is "
-                    "not set for the worker."
-                )
-            return value
-        return None
+        secret = self._secrets.resolve(sealed, variable, self._environment)
+        if variable is not None and secret is None:
+            raise InvalidArgument(
+                f"The webhook's secret names the environment variable {variable}, which is "
+                "not set for the worker."
+            )
+        return secret
 
     def _record(self, delivery: Delivery, outcome: Outcome) -> None:
         now = self._now()
@@ -208,7 +204,3 @@ class DeliveryWorker:
                 outcome.error,
                 "dead" if status is DeliveryStatus.DEAD else f"retry at {due}",
             )
-
-
-class _MissingSecret(ModelyardError):
-    code = "INVALID_PARAMETER_VALUE"

@@ -111,6 +111,12 @@ class Deployment:
         return f"models:/{self.model_name}/{self.current.version}"
 
 
+def revision_at(revisions: list[Revision], at_ms: int) -> Revision | None:
+    """The revision in force at ``at_ms`` (revisions oldest first): what ran then."""
+    before = [r for r in revisions if r.created_at <= at_ms]
+    return before[-1] if before else None
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyCheck:
     rule: str

@@ -19,6 +19,7 @@ from modelyard.domain.deployments import (
     TargetKind,
     check_canary,
     check_environment_name,
+    revision_at,
 )
 from modelyard.domain.events import EventType, deployment_event
 from modelyard.domain.experiments import Project
@@ -46,7 +47,12 @@ class Deployments:
     # --- environments
 
     def environments(self, caller: Caller) -> list[Environment]:
-        with self._uow(write=True) as tx:
+        with self._uow(write=False) as tx:
+            project = tx.projects.get_project(caller.project)
+            found = tx.deployments.list_environments(project)
+        if set(DEFAULT_ENVIRONMENTS) <= {e.name for e in found}:
+            return found
+        with self._uow(write=True) as tx:  # a project's first look: create the defaults
             project = self._project(tx, caller)
             found = tx.deployments.list_environments(project)
             tx.commit()
@@ -192,11 +198,9 @@ class Deployments:
     def search(
         self, caller: Caller, environment: str | None = None, name: str | None = None
     ) -> list[Deployment]:
-        with self._uow(write=True) as tx:
-            project = self._project(tx, caller)
-            found = tx.deployments.list_deployments(project, environment, name)
-            tx.commit()
-        return found
+        with self._uow(write=False) as tx:
+            project = tx.projects.get_project(caller.project)
+            return tx.deployments.list_deployments(project, environment, name)
 
     def get(self, caller: Caller, environment: str, name: str) -> tuple[Deployment, list[Revision]]:
         with self._uow(write=False) as tx:
@@ -207,8 +211,7 @@ class Deployments:
     def at(self, caller: Caller, environment: str, name: str, at_ms: int) -> Revision | None:
         """The revision in force at ``at_ms``: what ran there then."""
         _deployment_found, revisions = self.get(caller, environment, name)
-        before = [r for r in revisions if r.created_at <= at_ms]
-        return before[-1] if before else None
+        return revision_at(revisions, at_ms)
 
     def report(
         self,
@@ -237,7 +240,7 @@ class Deployments:
                 DeploymentStatus.RUNNING: EventType.DEPLOYMENT_SUCCEEDED,
                 DeploymentStatus.FAILED: EventType.DEPLOYMENT_FAILED,
             }.get(status)
-            if kind is not None and deployment.current.status is not status:
+            if kind is not None and current.status is not status:
                 project = _project_of(tx, updated)
                 if project is not None:
                     tx.events.append(project, [deployment_event(kind, view(updated))], now)

@@ -241,9 +241,7 @@ class Webhooks:
             webhook = _found(tx.webhooks.find_webhook(project, webhook_id), webhook_id)
             sealed, variable = tx.webhooks.secret_of(webhook.id)
         chosen = event_type or webhook.events[0]
-        secret = self._secrets.open(sealed) if sealed else None
-        if variable is not None:
-            secret = _environment_secret(variable)
+        secret = self._secrets.resolve(sealed, variable, os.environ)
         sample = Event(
             id=0,
             project_id=project.id,
@@ -266,10 +264,6 @@ class Webhooks:
             response_body=outcome.response_body,
             error_message=outcome.error,
         )
-
-
-def _environment_secret(variable: str) -> str | None:
-    return os.environ.get(variable)
 
 
 def _found(webhook: Webhook | None, webhook_id: str) -> Webhook:

@@ -15,6 +15,7 @@ from modelyard.domain.deployments import (
     Revision,
     Strategy,
     TargetKind,
+    revision_at,
 )
 from modelyard.domain.registry import ModelsUri, parse_models_uri
 from modelyard.errors import InvalidArgument
@@ -199,8 +200,8 @@ async def get_deployment(request: Request) -> Response:
     body: JSON = {"deployment": view(deployment), "history": [revision_view(r) for r in revisions]}
     if message.at:
         at = parse_time(message.at, "at")
-        before = [r for r in revisions if r.created_at <= at]
-        body["at"] = {"time": at, "revision": revision_view(before[-1]) if before else None}
+        found = revision_at(revisions, at)
+        body["at"] = {"time": at, "revision": None if found is None else revision_view(found)}
     return json_response(body)
 
 

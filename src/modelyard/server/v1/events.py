@@ -106,20 +106,19 @@ def _target(message: TargetMessage | None, url: str | None) -> Target:
         raise InvalidArgument(
             f"Invalid target type {message.type!r}: use webhook, gitlab or github."
         ) from None
-    default = "https://api.github.com" if kind is TargetKind.GITHUB else None
-    target_url = message.url or url or default
-    if not target_url:
-        raise InvalidArgument(f"A {kind} target needs its url.")
-    return with_defaults(
+    target = with_defaults(
         Target(
             kind,
-            target_url,
+            message.url or url or "",
             project=message.project,
             ref=message.ref,
             repository=message.repository,
             event_type=message.event_type,
         )
     )
+    if not target.url:
+        raise InvalidArgument(f"A {kind} target needs its url.")
+    return target
 
 
 def _events(names: list[str]) -> tuple[EventType, ...]:
