@@ -29,7 +29,8 @@ from modelyard.domain.events import (
     retry_delay_ms,
 )
 from modelyard.errors import InvalidArgument, ModelyardError
-from modelyard.stores.base import NewDelivery, UnitOfWorkFactory
+from modelyard.stores.base import UnitOfWorkFactory
+from modelyard.stores.delivery_ports import NewDelivery
 
 log = logging.getLogger("modelyard.delivery")
 

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from modelyard.deploy.kubernetes import (
+from modelyard.deploy.kubernetes_spec import (
     DNS1035_LABEL,
     DNS1123_LABEL,
     INSTALL_HINT,

@@ -9,7 +9,8 @@ from modelyard.domain.events import Attempt, Delivery, DeliveryStatus, EventType
 from modelyard.errors import InvalidArgument, NotFound
 from modelyard.services.context import Caller
 from modelyard.services.pagination import check_max_results, decode_token, encode_token
-from modelyard.stores.base import DeliveryQuery, UnitOfWorkFactory
+from modelyard.stores.base import UnitOfWorkFactory
+from modelyard.stores.delivery_ports import DeliveryQuery
 
 MAX_DELIVERIES_PER_PAGE = 1000
 E = TypeVar("E", DeliveryStatus, EventType)

@@ -27,7 +27,8 @@ from modelyard.domain.events import (
 from modelyard.errors import InvalidArgument, NotFound
 from modelyard.services.context import Caller
 from modelyard.services.pagination import check_max_results, decode_token, encode_token
-from modelyard.stores.base import NewWebhook, UnitOfWorkFactory, WebhookChanges
+from modelyard.stores.base import UnitOfWorkFactory
+from modelyard.stores.delivery_ports import NewWebhook, WebhookChanges
 
 # MLflow's rule, so a name valid here is valid there: letters, digits, ".", "_", "-",
 # starting and ending with a letter or digit, at most 63 characters.

@@ -8,7 +8,8 @@ from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from modelyard.domain.events import Attempt, Delivery, DeliveryStatus, Event, Outcome
 from modelyard.domain.experiments import Project
-from modelyard.stores.base import DeliveryQuery, NewDelivery, Page
+from modelyard.stores.base import Page
+from modelyard.stores.delivery_ports import DeliveryQuery, NewDelivery
 from modelyard.stores.sql.dialect import insert_ignore
 from modelyard.stores.sql.events import event_from_row
 from modelyard.stores.sql.rows import AnyRow

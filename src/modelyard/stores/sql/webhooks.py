@@ -17,7 +17,8 @@ from modelyard.domain.events import (
     WebhookStatus,
 )
 from modelyard.domain.experiments import Project
-from modelyard.stores.base import NewWebhook, Page, WebhookChanges
+from modelyard.stores.base import Page
+from modelyard.stores.delivery_ports import NewWebhook, WebhookChanges
 from modelyard.stores.sql.rows import AnyRow
 from modelyard.stores.sql.tables import webhooks
 
