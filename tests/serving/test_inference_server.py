@@ -5,6 +5,7 @@ the Open Inference Protocol v2 and MLflow's /invocations in the protocols' own r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import http.client
 import json
@@ -253,6 +254,9 @@ def test_request_ids_metrics_and_the_prediction_log(
     mine = _post(served, "/invocations", body, **{"X-Request-Id": "trace-42"})
     assert mine.headers["x-request-id"] == "trace-42"
     generated = {_post(served, "/invocations", body).headers["x-request-id"] for _ in range(3)}
+    flat = [v for row in models.probe[:3] for v in row]
+    tensor = {"inputs": [{"name": "x", "shape": [3, 20], "datatype": "FP64", "data": flat}]}
+    assert _post(served, "/v2/models/clf/infer", tensor, **{"X-Request-Id": "trace-v2"}).is_success
     assert len(generated) == 3
     hostile = _post(served, "/invocations", body, **{"X-Request-Id": "x" * 500})
     assert hostile.headers["x-request-id"] != "x" * 500
@@ -275,12 +279,14 @@ def test_request_ids_metrics_and_the_prediction_log(
         records = (
             [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
         )
-        if any(r["request_id"] == "trace-42" for r in records):
+        if {"trace-42", "trace-v2"} <= {r["request_id"] for r in records}:
             break
         time.sleep(0.2)
     (logged,) = [r for r in records if r["request_id"] == "trace-42"]
     assert logged["inputs"] == models.probe[:2] and logged["outputs"] == models.expected[:2]
     assert (logged["model"], logged["version"], logged["protocol"]) == ("clf", "1", "invocations")
+    (tensor,) = [r for r in records if r["request_id"] == "trace-v2"]
+    assert tensor["inputs"] == models.probe[:3] and tensor["outputs"] == models.expected[:3]
 
 
 def test_models_without_signature_and_onnx_models(models: Models, tmp_path: Path) -> None:
@@ -339,15 +345,18 @@ def _server_side_nodelay(root: int, client_port: int) -> int | None:
     pidfd_open, pidfd_getfd = 434, 438
     pids = [root]
     for pid in pids:
-        children = Path(f"/proc/{pid}/task/{pid}/children")
-        if children.exists():
-            pids += [int(p) for p in children.read_text().split()]
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a child that exited
+            pids += [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
     for pid in pids:
         handle = libc.syscall(pidfd_open, pid, 0)
         if handle < 0:
             continue
         try:
-            for name in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                names = os.listdir(f"/proc/{pid}/fd")
+            except OSError:
+                continue
+            for name in names:
                 try:
                     if not os.readlink(f"/proc/{pid}/fd/{name}").startswith("socket:"):
                         continue

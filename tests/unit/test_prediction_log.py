@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from modelyard.serving.sink import JsonLinesSink, PredictionLog, sink_for
@@ -59,3 +60,21 @@ def test_parquet_batches_are_complete_files(tmp_path: Path) -> None:
     rows = [row for f in files for row in pq.read_table(f).to_pylist()]
     assert [r["request_id"] for r in rows] == [f"r{i}" for i in range(10)]
     assert rows[1]["inputs"] == [[1.0, 2.0]] and json.loads(rows[1]["outputs"]) == [1]
+
+
+@pytest.mark.parametrize("filename", ["p.jsonl", "p.parquet"])
+def test_a_request_matrix_is_logged_as_rows(tmp_path: Path, filename: str) -> None:
+    # A flat v2 tensor reaches the log as the numpy matrix the model scored.
+    if filename.endswith(".parquet"):
+        pytest.importorskip("pyarrow")
+    log = PredictionLog(sink_for(tmp_path / filename), batch_size=10, interval_s=60)
+    log.record({**_record(0), "inputs": np.array([[0.5, 2.0], [1.5, -3.0]])})
+    log.record(_record(1))
+    log.close()
+    if filename.endswith(".jsonl"):
+        rows = [json.loads(line) for line in (tmp_path / filename).read_text().splitlines()]
+    else:
+        import pyarrow.parquet as pq
+
+        rows = [r for f in tmp_path.glob("p-*.parquet") for r in pq.read_table(f).to_pylist()]
+    assert [r["inputs"] for r in rows] == [[[0.5, 2.0], [1.5, -3.0]], [[1.0, 2.0]]]

@@ -23,6 +23,7 @@ from modelyard.serving import protocols
 from modelyard.serving.batching import MicroBatcher
 from modelyard.serving.loaders import LoadedModel
 from modelyard.serving.metrics import ServingMetrics
+from modelyard.serving.numeric_bodies import NumericBodies
 from modelyard.serving.schema import V2_DATATYPES
 from modelyard.serving.sink import PredictionLog
 
@@ -71,6 +72,7 @@ class InferenceApp:
         }
         self._rows = metrics.rows.labels(served.name, served.version)
         self._metadata = orjson.dumps(_metadata(served))
+        self._numeric = NumericBodies(served.model.schema.names)
         self._batcher = None
         if served.max_batch_rows > 0:
             self._batcher = MicroBatcher(
@@ -152,10 +154,14 @@ class InferenceApp:
 
     async def _v2_infer(self, scope: Scope, receive: Receive) -> bytes:
         started = time.perf_counter()
-        body = _json(await _body(receive), "v2")
+        raw = await _body(receive)
         served = self.served
         try:
-            rows, request_id = protocols.v2_rows(served.model.schema, body)
+            plain = self._numeric.v2(raw)
+            if plain is None:
+                rows, request_id = protocols.v2_rows(served.model.schema, _json(raw, "v2"))
+            else:
+                rows, request_id = plain
             predictions = await self._predict(rows)
         except InvalidArgument as exc:
             self._count("v2", 400)
@@ -170,11 +176,17 @@ class InferenceApp:
         started = time.perf_counter()
         raw = await _body(receive)
         schema = self.served.model.schema
+        rows: list[Any] | np.ndarray
         try:
             if _content_type(scope).startswith("text/csv"):
                 rows = protocols.csv_rows(schema, raw.decode())
             else:
-                rows = protocols.invocation_rows(schema, _json(raw, "invocations"))
+                plain = self._numeric.invocations(raw)
+                rows = (
+                    protocols.invocation_rows(schema, _json(raw, "invocations"))
+                    if plain is None
+                    else plain
+                )
             predictions = await self._predict(rows)
         except InvalidArgument as exc:
             self._count("invocations", 400)

@@ -47,16 +47,16 @@ V2_TYPES_BY_NAME = {
 INVOCATION_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
-def matrix(schema: InputSchema, rows: Sequence[Any]) -> np.ndarray:
+def matrix(schema: InputSchema, rows: Sequence[Any] | np.ndarray) -> np.ndarray:
     """Rows of numbers as a float64 matrix, or InvalidArgument saying what was expected."""
-    if not isinstance(rows, list | tuple) or not rows:
+    if isinstance(rows, np.ndarray):
+        values = rows
+    elif not isinstance(rows, list | tuple) or not rows:
         raise InvalidArgument(f"Send at least one row; the model expects {schema.describe()}.")
-    try:
-        values = np.asarray(rows, dtype=np.float64)
-    except (ValueError, TypeError):
-        raise InvalidArgument(
-            f"Every value must be a number; the model expects {schema.describe()}."
-        ) from None
+    else:
+        values = _float64(schema, rows)
+    if values.size == 0:
+        raise InvalidArgument(f"Send at least one row; the model expects {schema.describe()}.")
     if values.ndim == 1:
         values = values.reshape(1, -1) if schema.width not in (None, 1) else values.reshape(-1, 1)
     if values.ndim != 2:
@@ -72,8 +72,18 @@ def matrix(schema: InputSchema, rows: Sequence[Any]) -> np.ndarray:
     return values
 
 
-def v2_rows(schema: InputSchema, body: Any) -> tuple[list[Any], str | None]:
-    """The rows of a v2 infer request, and its ``id``."""
+def _float64(schema: InputSchema, values: Sequence[Any]) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (ValueError, TypeError):
+        raise InvalidArgument(
+            f"Every value must be a number; the model expects {schema.describe()}."
+        ) from None
+
+
+def v2_rows(schema: InputSchema, body: Any) -> tuple[list[Any] | np.ndarray, str | None]:
+    """The rows of a v2 infer request (a matrix already when it is one flat tensor), and its
+    ``id``."""
     if not isinstance(body, Mapping) or not isinstance(body.get("inputs"), list):
         raise InvalidArgument('A v2 inference request is {"inputs": [{"name", "shape", ...}]}.')
     inputs: list[Any] = body["inputs"]
@@ -84,26 +94,29 @@ def v2_rows(schema: InputSchema, body: Any) -> tuple[list[Any], str | None]:
         if not isinstance(tensor, Mapping) or "data" not in tensor or "shape" not in tensor:
             raise InvalidArgument(f"inputs[{i}] needs name, shape, datatype and data.")
     if len(inputs) == 1 and len(inputs[0]["shape"]) == 2:
-        return _tensor_rows(inputs[0]), _text(request_id)
+        return _tensor_rows(schema, inputs[0]), _text(request_id)
     if len(inputs) == 1 and schema.width in (None, 1) and len(inputs[0]["shape"]) == 1:
         return [[v] for v in _flat(inputs[0]["data"])], _text(request_id)
     columns = {str(t.get("name")): _flat(t["data"]) for t in inputs}
     return rows_from_columns(schema, columns), _text(request_id)
 
 
-def _tensor_rows(tensor: Mapping[str, Any]) -> list[Any]:
+def _tensor_rows(schema: InputSchema, tensor: Mapping[str, Any]) -> list[Any] | np.ndarray:
     shape = tensor["shape"]
     data = tensor["data"]
     if not (isinstance(shape, list) and all(isinstance(n, int) and n >= 0 for n in shape)):
         raise InvalidArgument(f"Invalid shape {shape!r}: a list of non-negative integers.")
+    if not isinstance(data, list):
+        raise InvalidArgument("Tensor data must be a list.")
     if data and isinstance(data[0], list):
-        return list(data)
+        return data
     rows, width = shape
     if len(data) != rows * width:
         raise InvalidArgument(
             f"Shape {shape} holds {rows * width} values; the data has {len(data)}."
         )
-    return [data[r * width : (r + 1) * width] for r in range(rows)]
+    # Row-major flat data, as the protocol sends it: one array, no list per row in between.
+    return _float64(schema, data).reshape(rows, width)
 
 
 def _flat(data: Any) -> list[Any]:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any, Protocol
 
+import numpy as np
 import orjson
 
 from modelyard.errors import InvalidArgument
@@ -130,6 +131,13 @@ class PredictionLog:
         if not batch:
             return
         try:
-            self._sink.write(batch)
+            self._sink.write([_plain(r) for r in batch])
         except Exception:
             log.exception("prediction log: %d records lost", len(batch))
+
+
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
+    """Inputs arrive as the request's matrix when it was one: made lists here, on the shipping
+    thread, not on the request path."""
+    inputs = record["inputs"]
+    return {**record, "inputs": inputs.tolist()} if isinstance(inputs, np.ndarray) else record
