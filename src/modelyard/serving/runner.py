@@ -80,6 +80,7 @@ def serve(options: ServeOptions, on_ready: Callable[[str], None] | None = None) 
         timeout_keep_alive=30,
         server_header=False,
         date_header=False,
+        proxy_headers=False,  # nothing here reads the client's address
         lifespan="off",
     )
     if on_ready is not None:
