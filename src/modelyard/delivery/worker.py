@@ -21,16 +21,10 @@ from dataclasses import dataclass
 from modelyard.delivery.requests import build_request
 from modelyard.delivery.secrets import SecretBox
 from modelyard.delivery.sender import Sender
-from modelyard.domain.events import (
-    Delivery,
-    DeliveryStatus,
-    Outcome,
-    Webhook,
-    retry_delay_ms,
-)
+from modelyard.domain.events import Delivery, DeliveryStatus, Outcome, retry_delay_ms
 from modelyard.errors import InvalidArgument, ModelyardError
-from modelyard.stores.base import UnitOfWorkFactory
-from modelyard.stores.delivery_ports import NewDelivery
+from modelyard.stores.base import UnitOfWork, UnitOfWorkFactory
+from modelyard.stores.delivery_ports import NewDelivery, SendingTo
 
 log = logging.getLogger("modelyard.delivery")
 
@@ -71,9 +65,26 @@ class DeliveryWorker:
         self._wake = wake or threading.Event()
 
     def run_once(self) -> int:
-        """Fan out new events, then send what is due; the number of deliveries attempted."""
-        self.fan_out()
-        return self.deliver_due()
+        """Fan out new events and claim what is due, in one transaction (on PostgreSQL a round
+        trip costs more than the rest of a delivery), then send. The number of deliveries
+        attempted, or of events fanned out when no delivery was due."""
+        now = self._now()
+        # Read first: an idle worker must not take SQLite's write lock every poll.
+        with self._uow(write=False) as tx:
+            events_waiting = tx.events.has_undispatched()
+            if not events_waiting and not tx.deliveries.has_due(now):
+                return 0
+        with self._uow(write=True) as tx:
+            fanned = self._fan_out(tx, now) if events_waiting else 0
+            claimed = tx.deliveries.claim_due(
+                self.name, now, self._policy.lease_ms, self._batch_size
+            )
+            targets = tx.webhooks.for_sending([d.webhook_id for d in claimed])
+            tx.commit()
+        jobs = [self._pool.submit(self._attempt, d, targets.get(d.webhook_id)) for d in claimed]
+        for job in jobs:
+            job.result()
+        return len(claimed) or fanned
 
     def run_forever(self, stop: threading.Event, poll_s: float = 0.5) -> None:
         """Until ``stop`` is set. Idle, it looks for work every ``poll_s`` or as soon as this
@@ -99,62 +110,43 @@ class DeliveryWorker:
         with self._uow(write=False) as tx:
             if not tx.events.has_undispatched():
                 return 0
-        now = self._now()
         with self._uow(write=True) as tx:
-            events = tx.events.claim_undispatched(limit)
-            if not events:
-                return 0
-            hooks = tx.webhooks.active_webhooks(sorted({e.project_id for e in events}))
-            tx.deliveries.create_deliveries(
-                [
-                    NewDelivery(
-                        key=str(uuid.uuid4()),
-                        event_id=event.id,
-                        webhook_id=hook.id,
-                        project_id=event.project_id,
-                        max_attempts=self._policy.max_attempts,
-                    )
-                    for event in events
-                    for hook in hooks
-                    if hook.project_id == event.project_id and hook.wants(event)
-                ],
-                now,
-            )
-            tx.events.mark_dispatched([e.id for e in events], now)
+            fanned = self._fan_out(tx, self._now(), limit)
             tx.commit()
+        return fanned
+
+    def _fan_out(self, tx: UnitOfWork, now: int, limit: int = 500) -> int:
+        events = tx.events.claim_undispatched(limit)
+        if not events:
+            return 0
+        hooks = tx.webhooks.active_webhooks(sorted({e.project_id for e in events}))
+        tx.deliveries.create_deliveries(
+            [
+                NewDelivery(
+                    key=str(uuid.uuid4()),
+                    event_id=event.id,
+                    webhook_id=hook.id,
+                    project_id=event.project_id,
+                    max_attempts=self._policy.max_attempts,
+                )
+                for event in events
+                for hook in hooks
+                if hook.project_id == event.project_id and hook.wants(event)
+            ],
+            now,
+        )
+        tx.events.mark_dispatched([e.id for e in events], now)
         return len(events)
 
-    def deliver_due(self) -> int:
-        now = self._now()
-        with self._uow(write=False) as tx:
-            if not tx.deliveries.has_due(now):
-                return 0
-        with self._uow(write=True) as tx:
-            claimed = tx.deliveries.claim_due(
-                self.name, now, self._policy.lease_ms, self._batch_size
-            )
-            hooks = {d.webhook_id: tx.webhooks.get_by_id(d.webhook_id) for d in claimed}
-            secrets = {d.webhook_id: tx.webhooks.secret_of(d.webhook_id) for d in claimed}
-            tx.commit()
-        jobs = [
-            self._pool.submit(self._attempt, d, hooks[d.webhook_id], secrets[d.webhook_id])
-            for d in claimed
-        ]
-        for job in jobs:
-            job.result()
-        return len(claimed)
-
-    def _attempt(
-        self, delivery: Delivery, hook: Webhook | None, secret: tuple[str | None, str | None]
-    ) -> None:
-        if hook is None:  # deleted since the fan-out: its deliveries went with it
+    def _attempt(self, delivery: Delivery, to: SendingTo | None) -> None:
+        if to is None:  # deleted since the fan-out: its deliveries went with it
             return
         try:
             request = build_request(
-                hook.target,
+                to.webhook.target,
                 delivery.event,
                 delivery.key,
-                self._secret(secret),
+                self._secret(to),
                 self._now() // 1000,
                 delivery.attempts,
             )
@@ -166,9 +158,9 @@ class DeliveryWorker:
             outcome = Outcome(None, error=f"{exc.__class__.__name__}: {exc}")
         self._record(delivery, outcome)
 
-    def _secret(self, stored: tuple[str | None, str | None]) -> str | None:
-        sealed, variable = stored
-        secret = self._secrets.resolve(sealed, variable, self._environment)
+    def _secret(self, to: SendingTo) -> str | None:
+        variable = to.secret_env
+        secret = self._secrets.resolve(to.secret_ciphertext, variable, self._environment)
         if variable is not None and secret is None:
             raise InvalidArgument(
                 f"The webhook's secret names the environment variable {variable}, which is "

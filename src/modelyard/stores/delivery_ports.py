@@ -65,6 +65,13 @@ class WebhookChanges:
     clear_secret: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class SendingTo:
+    webhook: Webhook
+    secret_ciphertext: str | None
+    secret_env: str | None
+
+
 class WebhookStore(Protocol):
     def create_webhook(self, project: Project, new: NewWebhook, now_ms: int) -> Webhook: ...
 
@@ -84,6 +91,9 @@ class WebhookStore(Protocol):
 
     def secret_of(self, webhook_id: str) -> tuple[str | None, str | None]:
         """The encrypted secret and the environment variable naming one (either may be None)."""
+
+    def for_sending(self, webhook_ids: Sequence[str]) -> dict[str, SendingTo]:
+        """The webhooks with their secrets, by id, in one query: what a worker sends to."""
 
 
 @dataclass(frozen=True, slots=True)

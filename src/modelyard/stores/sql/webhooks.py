@@ -18,7 +18,7 @@ from modelyard.domain.events import (
 )
 from modelyard.domain.experiments import Project
 from modelyard.stores.base import Page
-from modelyard.stores.delivery_ports import NewWebhook, WebhookChanges
+from modelyard.stores.delivery_ports import NewWebhook, SendingTo, WebhookChanges
 from modelyard.stores.sql.rows import AnyRow
 from modelyard.stores.sql.tables import webhooks
 
@@ -130,6 +130,14 @@ class SqlWebhookStore:
             select(webhooks.c.secret, webhooks.c.secret_env).where(webhooks.c.id == webhook_id)
         ).first()
         return (None, None) if row is None else (row.secret, row.secret_env)
+
+    def for_sending(self, webhook_ids: Sequence[str]) -> dict[str, SendingTo]:
+        if not webhook_ids:
+            return {}
+        rows = self._db.execute(
+            select(*_COLUMNS, webhooks.c.secret).where(webhooks.c.id.in_(sorted(set(webhook_ids))))
+        ).all()
+        return {r.id: SendingTo(_webhook(r), r.secret, r.secret_env) for r in rows}
 
     def get_by_id(self, webhook_id: str) -> Webhook | None:
         row = self._db.execute(select(*_COLUMNS).where(webhooks.c.id == webhook_id)).first()
