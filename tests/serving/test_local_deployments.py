@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,28 +44,41 @@ json.dump(X.head(4).to_numpy().tolist(), open(sys.argv[1], "w"))
 """
 
 
+@dataclass
+class Platform:
+    server: ServerProcess
+    rows: list[Any]
+    workdir: Path
+
+    def start(self, port: int | None = None) -> ServerProcess:
+        return start_modelyard(
+            self.workdir,
+            sqlite_url(self.workdir),
+            env={"MODELYARD_DEPLOYMENTS_DIR": str(self.workdir / "deployments")},
+            port=port,
+        )
+
+
 @pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, list[Any]]]:
+def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     workdir = tmp_path_factory.mktemp("deployments")
-    server = start_modelyard(
-        workdir,
-        sqlite_url(workdir),
-        env={"MODELYARD_DEPLOYMENTS_DIR": str(workdir / "deployments")},
-    )
+    running = Platform(None, [], workdir)  # type: ignore[arg-type]
+    running.server = running.start()
     try:
         script = workdir / "train.py"
         script.write_text(TRAIN)
         trained = subprocess.run(
             [sys.executable, str(script), str(workdir / "rows.json")],
-            env=child_environment(MLFLOW_TRACKING_URI=server.url),
+            env=child_environment(MLFLOW_TRACKING_URI=running.server.url),
             capture_output=True,
             text=True,
             timeout=300,
         )
         assert trained.returncode == 0, trained.stderr[-3000:]
-        yield server, json.loads((workdir / "rows.json").read_text())
+        running.rows = json.loads((workdir / "rows.json").read_text())
+        yield running
     finally:
-        server.stop()
+        running.server.stop()
 
 
 def _cli(server: ServerProcess, *arguments: str) -> subprocess.CompletedProcess[str]:
@@ -124,10 +138,8 @@ def _versions_answering(endpoint: str, rows: list[Any], count: int) -> list[str]
         ]
 
 
-def test_deploy_crash_canary_shadow_replace_and_roll_back(
-    platform: tuple[ServerProcess, list[Any]],
-) -> None:
-    server, rows = platform
+def test_deploy_crash_canary_shadow_replace_and_roll_back(platform: Platform) -> None:
+    server, rows = platform.server, platform.rows
     first = _cli(server, "deploy", "models:/clf/1", "--env", "development", "--wait")
     assert first.returncode == 0, first.stderr
     assert "models:/clf/1 -> development (local, replace)" in first.stdout
@@ -214,11 +226,31 @@ def test_deploy_crash_canary_shadow_replace_and_roll_back(
     assert [(d["model_name"], d["version"]) for d in json.loads(listed.stdout)] == [("clf", "1")]
 
 
-def test_a_refused_deployment_names_the_rule(platform: tuple[ServerProcess, list[Any]]) -> None:
-    server, _rows = platform
+def test_a_refused_deployment_names_the_rule(platform: Platform) -> None:
+    server = platform.server
     refused = _cli(server, "deploy", "models:/clf/2", "--env", "production")
     assert refused.returncode == 1
     assert "passing evaluation: no evaluation recorded" in refused.stderr
     assert "approval: not approved" in refused.stderr
     dry = _cli(server, "deploy", "models:/clf/2", "--env", "staging", "--dry-run")
     assert dry.returncode == 1 and "FAILED  passing evaluation" in dry.stdout
+
+
+def test_a_restarted_platform_brings_its_deployments_back_on_the_same_endpoint(
+    platform: Platform,
+) -> None:
+    deployed = _cli(platform.server, "deploy", "models:/clf/1", "--env", "development", "--wait")
+    assert deployed.returncode == 0, deployed.stderr
+    endpoint = _deployment(platform.server)["endpoint"]
+    answers = _predict(endpoint, platform.rows)
+    assert answers is not None
+
+    # The inference processes die with the platform; the same platform comes back.
+    port = int(platform.server.url.rsplit(":", 1)[1])
+    platform.server.stop()
+    _wait(lambda: _predict(endpoint, platform.rows) is None, what="the endpoint to go down")
+    platform.server = platform.start(port)
+
+    _wait(lambda: _predict(endpoint, platform.rows) == answers, what="the same endpoint back")
+    again = _deployment(platform.server)
+    assert (again["status"], again["endpoint"], again["version"]) == ("running", endpoint, "1")

@@ -8,7 +8,8 @@ running ones; once they answer ``/v2/health/ready`` the router's routes are swit
 versions no longer needed are stopped, so no request goes unanswered. A process that dies is
 started again on the same port, with backoff; after too many deaths in ten minutes the
 deployment is reported failed with the end of its log. The processes die with the server that
-started them.
+started them; a restarted server starts them again, each router on its deployment's recorded
+endpoint when that port is still free.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -212,7 +214,7 @@ class LocalTarget:
 
     def _router(self, deployment: Deployment) -> Process:
         directory = self._directory(deployment)
-        port = _free_port()
+        port = _endpoint_port(deployment.endpoint) or _free_port()
         command = [
             self._python,
             "-m",
@@ -311,6 +313,23 @@ def _ready(url: str) -> bool:
         return httpx.get(url, timeout=1.0).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _endpoint_port(endpoint: str | None) -> int | None:
+    """The port of the endpoint a deployment had (a restarted platform brings its deployments
+    back where their clients look for them), when that port is free; else None."""
+    port = urlsplit(endpoint).port if endpoint else None
+    if port is None:
+        return None
+    with socket.socket() as sock:
+        # As the router's own listening socket will: a closed connection's TIME_WAIT is no bar.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            log.warning("%s: its port is taken, the deployment moves to a new one", endpoint)
+            return None
+    return port
 
 
 def _free_port() -> int:
