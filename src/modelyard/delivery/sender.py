@@ -1,54 +1,89 @@
-"""Sending one request: timeouts, no redirects, the internal-address guard, an Outcome."""
+"""Sending one request: timeouts, no redirects, the internal-address guard, an Outcome.
+
+httpcore rather than httpx: its connection pool takes a network backend, and ours checks the
+addresses it dials (``GuardedBackend``). It follows no redirects, so a public receiver cannot
+bounce the request to an internal address either.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from urllib.parse import urlencode
 
+import httpcore
 import httpx
 
 from modelyard.delivery.requests import OutgoingRequest
-from modelyard.delivery.ssrf import Network, Unresolvable, check_destination
+from modelyard.delivery.ssrf import GuardedBackend, Network, Unresolvable, check_url
 from modelyard.domain.events import Outcome
 from modelyard.errors import InvalidArgument
 
 MAX_RESPONSE_CHARS = 1000
+# Read at most this much of an answer: only its start is kept, and a receiver must not be able
+# to make a worker hold a large body in memory.
+_MAX_RESPONSE_BYTES = 64 * 1024
+_FAILURES = (
+    httpcore.NetworkError,
+    httpcore.ProtocolError,
+    httpcore.UnsupportedProtocol,
+    httpcore.ProxyError,
+)
 
 
 class Sender:
     """Holds one connection pool; ``close()`` releases it."""
 
     def __init__(self, timeout_s: float, allowed_networks: Sequence[Network]) -> None:
-        # Redirects are not followed: a public receiver could otherwise bounce the request to
-        # an internal address after the check.
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            follow_redirects=False,
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),  # httpx's trust store and SSL_CERT_FILE
+            network_backend=GuardedBackend(allowed_networks),
+            max_connections=32,
+            keepalive_expiry=30.0,
         )
-        self._allowed = tuple(allowed_networks)
+        self._timeouts = {
+            "connect": min(timeout_s, 5.0),
+            "read": timeout_s,
+            "write": timeout_s,
+            "pool": timeout_s,
+        }
 
     def send(self, request: OutgoingRequest) -> Outcome:
+        headers = dict(request.headers)
+        if request.form is not None:
+            body = urlencode(request.form).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        else:
+            body = request.body
         try:
-            check_destination(request.url, self._allowed)
+            check_url(request.url)
+            with self._pool.stream(
+                "POST",
+                request.url,
+                headers=list(headers.items()),
+                content=body,
+                extensions={"timeout": self._timeouts},
+            ) as response:
+                status, answer = response.status, _start_of(response)
         except Unresolvable as exc:
             return Outcome(None, error=exc.message)
         except InvalidArgument as exc:
             return Outcome(None, error=exc.message, permanent=True)
-        try:
-            if request.form is not None:
-                response = self._client.post(
-                    request.url, data=request.form, headers=request.headers
-                )
-            else:
-                response = self._client.post(
-                    request.url, content=request.body, headers=request.headers
-                )
-        except httpx.TimeoutException as exc:
+        except httpcore.TimeoutException as exc:
             return Outcome(None, error=f"timed out: {exc.__class__.__name__}")
-        except httpx.HTTPError as exc:
+        except _FAILURES as exc:
             return Outcome(None, error=f"{exc.__class__.__name__}: {exc}")
-        body = response.text[:MAX_RESPONSE_CHARS]
-        error = None if response.is_success else f"HTTP {response.status_code}: {body[:200]}"
-        return Outcome(response.status_code, error=error, response_body=body)
+        text = answer[:MAX_RESPONSE_CHARS]
+        error = None if 200 <= status < 300 else f"HTTP {status}: {text[:200]}"
+        return Outcome(status, error=error, response_body=text)
 
     def close(self) -> None:
-        self._client.close()
+        self._pool.close()
+
+
+def _start_of(response: httpcore.Response) -> str:
+    read = bytearray()
+    for chunk in response.iter_stream():
+        read += chunk
+        if len(read) >= _MAX_RESPONSE_BYTES:
+            break
+    return bytes(read[:_MAX_RESPONSE_BYTES]).decode("utf-8", errors="replace")
