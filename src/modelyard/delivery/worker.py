@@ -81,9 +81,15 @@ class DeliveryWorker:
             )
             targets = tx.webhooks.for_sending([d.webhook_id for d in claimed])
             tx.commit()
-        jobs = [self._pool.submit(self._attempt, d, targets.get(d.webhook_id)) for d in claimed]
-        for job in jobs:
-            job.result()
+        jobs = [
+            (d, self._pool.submit(self._attempt, d, targets[d.webhook_id]))
+            for d in claimed
+            if d.webhook_id in targets  # else deleted since the fan-out, with its deliveries
+        ]
+        # One transaction records the batch: a commit per attempt cost the database more than
+        # the attempts did. A worker that dies before it leaves the leases to run out, and the
+        # deliveries are attempted again (receivers deduplicate on the delivery id).
+        self._record([(delivery, job.result()) for delivery, job in jobs])
         return len(claimed) or fanned
 
     def run_forever(self, stop: threading.Event, poll_s: float = 0.5) -> None:
@@ -138,9 +144,7 @@ class DeliveryWorker:
         tx.events.mark_dispatched([e.id for e in events], now)
         return len(events)
 
-    def _attempt(self, delivery: Delivery, to: SendingTo | None) -> None:
-        if to is None:  # deleted since the fan-out: its deliveries went with it
-            return
+    def _attempt(self, delivery: Delivery, to: SendingTo) -> Outcome:
         try:
             request = build_request(
                 to.webhook.target,
@@ -156,7 +160,7 @@ class DeliveryWorker:
         except Exception as exc:  # recorded as a failed attempt, never a stuck delivery
             log.exception("delivery %s: attempt %d failed", delivery.id, delivery.attempts)
             outcome = Outcome(None, error=f"{exc.__class__.__name__}: {exc}")
-        self._record(delivery, outcome)
+        return outcome
 
     def _secret(self, to: SendingTo) -> str | None:
         variable = to.secret_env
@@ -168,32 +172,42 @@ class DeliveryWorker:
             )
         return secret
 
-    def _record(self, delivery: Delivery, outcome: Outcome) -> None:
+    def _record(self, outcomes: list[tuple[Delivery, Outcome]]) -> None:
+        if not outcomes:
+            return
         now = self._now()
+        decided = [(d, o, *self._next_step(d, o, now)) for d, o in outcomes]
+        with self._uow(write=True) as tx:
+            kept = [
+                tx.deliveries.finish_attempt(delivery, self.name, outcome, status, due, now)
+                for delivery, outcome, status, due in decided
+            ]
+            tx.commit()
+        for (delivery, outcome, status, due), was_kept in zip(decided, kept, strict=True):
+            if not was_kept:
+                log.warning(
+                    "delivery %s: attempt %d finished after its lease ran out",
+                    delivery.id,
+                    delivery.attempts,
+                )
+            elif status is not DeliveryStatus.SUCCEEDED:
+                log.info(
+                    "delivery %s to webhook %s: attempt %d failed (%s), %s",
+                    delivery.id,
+                    delivery.webhook_id,
+                    delivery.attempts,
+                    outcome.error,
+                    "dead" if status is DeliveryStatus.DEAD else f"retry at {due}",
+                )
+
+    def _next_step(
+        self, delivery: Delivery, outcome: Outcome, now: int
+    ) -> tuple[DeliveryStatus, int]:
         if outcome.succeeded:
-            status, due = DeliveryStatus.SUCCEEDED, now
-        elif outcome.worth_retrying and delivery.attempts < delivery.max_attempts:
+            return DeliveryStatus.SUCCEEDED, now
+        if outcome.worth_retrying and delivery.attempts < delivery.max_attempts:
             delay = retry_delay_ms(
                 delivery.attempts, self._policy.base_delay_ms, self._policy.max_delay_ms, self._rng
             )
-            status, due = DeliveryStatus.PENDING, now + delay
-        else:
-            status, due = DeliveryStatus.DEAD, now
-        with self._uow(write=True) as tx:
-            kept = tx.deliveries.finish_attempt(delivery, self.name, outcome, status, due, now)
-            tx.commit()
-        if not kept:
-            log.warning(
-                "delivery %s: attempt %d finished after its lease ran out",
-                delivery.id,
-                delivery.attempts,
-            )
-        elif status is not DeliveryStatus.SUCCEEDED:
-            log.info(
-                "delivery %s to webhook %s: attempt %d failed (%s), %s",
-                delivery.id,
-                delivery.webhook_id,
-                delivery.attempts,
-                outcome.error,
-                "dead" if status is DeliveryStatus.DEAD else f"retry at {due}",
-            )
+            return DeliveryStatus.PENDING, now + delay
+        return DeliveryStatus.DEAD, now
