@@ -66,7 +66,9 @@ class Container:
 
     def sender(self) -> Sender:
         return Sender(
-            self.settings.delivery_timeout_s, parse_networks(self.settings.webhook_allowed_networks)
+            self.settings.delivery_timeout_s,
+            parse_networks(self.settings.webhook_allowed_networks),
+            attempt_deadline_s=attempt_deadline_s(self.settings),
         )
 
     def delivery_worker(self, name: str | None = None) -> DeliveryWorker:
@@ -75,8 +77,8 @@ class Container:
             max_attempts=settings.delivery_max_attempts,
             base_delay_ms=int(settings.delivery_backoff_base_s * 1000),
             max_delay_ms=int(settings.delivery_backoff_max_s * 1000),
-            # A claim outlives the longest attempt, so no other worker takes it over early.
-            lease_ms=int(max(60.0, settings.delivery_timeout_s * 3) * 1000),
+            # No other worker takes a claim over while its attempt may still be going on.
+            lease_ms=int(attempt_deadline_s(settings) * 1000),
         )
         return DeliveryWorker(
             self.uow,
@@ -186,3 +188,9 @@ def build(
         secrets=secrets,
     )
     return container
+
+
+def attempt_deadline_s(settings: Settings) -> float:
+    """The longest one delivery attempt may take: connecting (at most 5 s), then sending the
+    request and reading the answer (the timeout each)."""
+    return settings.delivery_timeout_s * 2 + 5

@@ -10,6 +10,7 @@ import http.server
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -183,3 +184,36 @@ def test_tls_is_verified_against_the_name_not_the_address(
     assert [h["Host"] for h in seen] == [f"hooks.example:{port}"]
     assert impostor.status_code is None and not impostor.permanent
     assert "CERTIFICATE_VERIFY_FAILED" in (impostor.error or "")
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_attempts_deadline() -> None:
+    # One byte every 0.3 s: each read is well within the 1 s timeout, the whole never ends.
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "1000")
+            self.end_headers()
+            try:
+                for _ in range(1000):
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                    time.sleep(0.3)
+            except OSError:  # the sender hung up
+                pass
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    sender = Sender(1, LOOPBACK_ONLY, attempt_deadline_s=1.5)
+    try:
+        outcome = _post(sender, f"http://127.0.0.1:{server.server_address[1]}/hook")
+    finally:
+        sender.close()
+        server.shutdown()
+        server.server_close()
+    assert outcome.status_code is None and not outcome.permanent
+    assert outcome.error == "timed out: ReadTimeout"  # without the deadline: 200, in 5 minutes

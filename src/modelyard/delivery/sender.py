@@ -1,8 +1,8 @@
 """Sending one request: timeouts, no redirects, the internal-address guard, an Outcome.
 
 httpcore rather than httpx: its connection pool takes a network backend, and ours checks the
-addresses it dials (``GuardedBackend``). It follows no redirects, so a public receiver cannot
-bounce the request to an internal address either.
+addresses it dials and holds each attempt to a deadline (``connections``). It follows no
+redirects, so a public receiver cannot bounce the request to an internal address either.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from urllib.parse import urlencode
 import httpcore
 import httpx
 
+from modelyard.delivery.connections import GuardedBackend, deadline
 from modelyard.delivery.requests import OutgoingRequest
-from modelyard.delivery.ssrf import GuardedBackend, Network, Unresolvable, check_url
+from modelyard.delivery.ssrf import Network, Unresolvable, check_url
 from modelyard.domain.events import Outcome
 from modelyard.errors import InvalidArgument
 
@@ -33,13 +34,21 @@ _FAILURES = (
 class Sender:
     """Holds one connection pool; ``close()`` releases it."""
 
-    def __init__(self, timeout_s: float, allowed_networks: Sequence[Network]) -> None:
+    def __init__(
+        self,
+        timeout_s: float,
+        allowed_networks: Sequence[Network],
+        *,
+        attempt_deadline_s: float | None = None,
+    ) -> None:
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(),  # httpx's trust store and SSL_CERT_FILE
             network_backend=GuardedBackend(allowed_networks),
             max_connections=32,
             keepalive_expiry=30.0,
         )
+        # The whole attempt, answer included; the timeouts below bound each step of it.
+        self._deadline_s = attempt_deadline_s or timeout_s * 2 + 5
         self._timeouts = {
             "connect": min(timeout_s, 5.0),
             "read": timeout_s,
@@ -56,13 +65,16 @@ class Sender:
             body = request.body
         try:
             check_url(request.url)
-            with self._pool.stream(
-                "POST",
-                request.url,
-                headers=list(headers.items()),
-                content=body,
-                extensions={"timeout": self._timeouts},
-            ) as response:
+            with (
+                deadline(self._deadline_s),
+                self._pool.stream(
+                    "POST",
+                    request.url,
+                    headers=list(headers.items()),
+                    content=body,
+                    extensions={"timeout": self._timeouts},
+                ) as response,
+            ):
                 status, answer = response.status, _start_of(response)
         except Unresolvable as exc:
             return Outcome(None, error=exc.message)

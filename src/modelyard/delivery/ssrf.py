@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Sequence
 from urllib.parse import urlsplit
-
-import httpcore
 
 from modelyard.errors import InvalidArgument
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-SocketOption = tuple[Any, ...]  # as httpcore passes them to setsockopt
 
 
 class Unresolvable(InvalidArgument):
@@ -99,46 +95,6 @@ def checked_addresses(host: str, port: int, allowed: Sequence[Network]) -> list[
         if str(info[4][0]) not in found:
             found.append(str(info[4][0]))
     return found
-
-
-class GuardedBackend(httpcore.NetworkBackend):
-    """Opens connections only to addresses checked in the same step: the name is resolved
-    once, checked, and those addresses are dialled. Resolving twice (check, then connect) would
-    let a DNS answer that changes in between (rebinding) reach an internal address."""
-
-    def __init__(self, allowed: Sequence[Network]) -> None:
-        self._allowed = tuple(allowed)
-        self._direct = httpcore.SyncBackend()
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.NetworkStream:
-        refused: httpcore.ConnectError | None = None
-        # The next address when one refuses, as a client resolving the name itself would.
-        for address in checked_addresses(host, port, self._allowed):
-            try:
-                return self._direct.connect_tcp(
-                    address, port, timeout, local_address, socket_options
-                )
-            except httpcore.ConnectError as exc:
-                refused = exc
-        raise refused or httpcore.ConnectError(f"{host} has no address")
-
-    def connect_unix_socket(
-        self,
-        path: str,
-        timeout: float | None = None,
-        socket_options: Iterable[SocketOption] | None = None,
-    ) -> httpcore.NetworkStream:
-        raise InvalidArgument("Webhooks are sent over TCP only.")
-
-    def sleep(self, seconds: float) -> None:
-        self._direct.sleep(seconds)
 
 
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")

@@ -15,7 +15,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from modelyard.delivery.requests import build_request
@@ -34,7 +34,7 @@ class RetryPolicy:
     max_attempts: int = 8
     base_delay_ms: int = 2_000
     max_delay_ms: int = 600_000
-    lease_ms: int = 60_000
+    lease_ms: int = 60_000  # what one attempt may take; a claim of a batch holds it longer
 
 
 class DeliveryWorker:
@@ -60,6 +60,8 @@ class DeliveryWorker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._batch_size = batch_size
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
+        # The last of a batch waits for the threads to get to it: the claim covers every round.
+        self._lease_ms = policy.lease_ms * -(-batch_size // concurrency)
         self._environment = os.environ if environment is None else environment
         self._rng = random.Random()
         self._wake = wake or threading.Event()
@@ -76,20 +78,20 @@ class DeliveryWorker:
                 return 0
         with self._uow(write=True) as tx:
             fanned = self._fan_out(tx, now) if events_waiting else 0
-            claimed = tx.deliveries.claim_due(
-                self.name, now, self._policy.lease_ms, self._batch_size
-            )
+            claimed = tx.deliveries.claim_due(self.name, now, self._lease_ms, self._batch_size)
             targets = tx.webhooks.for_sending([d.webhook_id for d in claimed])
             tx.commit()
-        jobs = [
-            (d, self._pool.submit(self._attempt, d, targets[d.webhook_id]))
+        pending = {
+            self._pool.submit(self._attempt, d, targets[d.webhook_id]): d
             for d in claimed
             if d.webhook_id in targets  # else deleted since the fan-out, with its deliveries
-        ]
-        # One transaction records the batch: a commit per attempt cost the database more than
-        # the attempts did. A worker that dies before it leaves the leases to run out, and the
-        # deliveries are attempted again (receivers deduplicate on the delivery id).
-        self._record([(delivery, job.result()) for delivery, job in jobs])
+        }
+        # The attempts that have answered are recorded together, in one transaction, while the
+        # others go on: a commit per attempt cost the database more than the attempts did, and
+        # a slow receiver does not hold back the record of the others.
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            self._record([(pending.pop(job), job.result()) for job in done])
         return len(claimed) or fanned
 
     def run_forever(self, stop: threading.Event, poll_s: float = 0.5) -> None:
