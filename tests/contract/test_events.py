@@ -330,3 +330,40 @@ def test_a_webhook_gets_only_events_after_its_creation(
     _drain(services)
     assert [r.json()["data"]["name"] for r in receiver.wait_for(1)] == ["after"]
     assert len(receiver.requests) == 1
+
+
+def test_a_claim_lasts_as_long_as_its_whole_batch_may_take(
+    services: Container, receiver: Receiver
+) -> None:
+    # 32 deliveries on 4 threads: the last waits for 7 rounds of attempts before its own. A
+    # second worker checking while the first one's attempt is in flight, even past one attempt's
+    # lease, finds nothing to take over.
+    _hook(services, receiver.url, EventType.MODEL_CREATED)
+    services.registry.create_model(CALLER, "fraud")
+    one_attempt_ms = 1_000
+    taken_over: list[int] = []
+
+    def meanwhile(_got: object) -> None:
+        later = bootstrap.now_ms() + 7 * one_attempt_ms
+        with services.uow(write=True) as tx:
+            taken_over.extend(d.id for d in tx.deliveries.claim_due("rescuer", later, 60_000, 10))
+            tx.commit()
+
+    receiver.on_request = meanwhile
+    worker = DeliveryWorker(
+        services.uow,
+        services.sender(),
+        services.secrets,
+        RetryPolicy(lease_ms=one_attempt_ms),
+        bootstrap.now_ms,
+        batch_size=32,
+        concurrency=4,
+    )
+    try:
+        while worker.run_once():
+            pass
+    finally:
+        worker.close()
+    assert len(receiver.requests) == 1 and taken_over == []
+    (delivery,), _ = services.deliveries.search(CALLER)
+    assert delivery.status is DeliveryStatus.SUCCEEDED and delivery.attempts == 1
