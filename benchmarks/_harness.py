@@ -1,5 +1,6 @@
 """What the benchmarks share, imported by the scripts of this directory (``tracking.py``,
-``registry.py``, ``artifacts.py``, ``delivery.py``, ``serving.py``), which Python runs with this directory on ``sys.path``.
+``registry.py``, ``artifacts.py``, ``delivery.py``, ``serving.py``), which Python runs with this
+directory on ``sys.path``.
 
 Importing this module sets the mlflow client's environment (``CLIENT_ENV``) before mlflow is
 imported, so import it before mlflow. It provides, section by section:
