@@ -13,7 +13,9 @@ registered_model_name="bench")``) and served from it, each server with one worke
 - ``mlflow models serve -m models:/bench/1 --env-manager local --workers 1`` (its FastAPI
   scoring server under uvicorn), with MLFLOW_TRACKING_URI pointing at the platform;
 - with ``--servers``, also ``modelyard-batched``: scikit-learn with ``--max-batch-size 1000``
-  (requests that arrive together share one model call).
+  (requests that arrive together share one model call), and ``modelyard-onnx-routed``: the ONNX
+  server behind ``modelyard route``, the endpoint of a local deployment (the CPU of both
+  processes counts).
 
 Each server's own account of what runs the model (``run by ...`` in its log) is reported. The
 platform is stopped once the servers have loaded the model, so only the server under load and
@@ -75,7 +77,7 @@ import tempfile
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,6 +173,7 @@ class Server:
     options: tuple[str, ...]
     protocols: tuple[str, ...]
     speedup: float | None
+    routed: bool = False  # behind `modelyard route`, as a local deployment serves it
 
 
 BOTH = ("v2", "invocations")
@@ -183,6 +186,14 @@ SERVERS = {
         ("--onnx", "off", "--max-batch-size", "1000"),
         BOTH,
         10,
+    ),
+    "modelyard-onnx-routed": Server(
+        "modelyard-onnx-routed",
+        "modelyard ONNX routed",
+        ("--onnx", "require"),
+        BOTH,
+        30,
+        routed=True,
     ),
     BASELINE: Server(BASELINE, "MLflow", (), ("invocations",), None),
 }
@@ -623,8 +634,33 @@ def start_servers(
                 console.print(f"[red]{server.label}: {escape(str(exc))}")
                 continue
             results.runtimes[server.key] = runtime(server, log_path)
+            if server.routed:
+                process = stack.enter_context(routed(process, workdir))
             deployments.append(Deployment(server, process))
     return deployments
+
+
+@dataclass
+class RoutedProcess(ServerProcess):
+    """The router a local deployment puts in front of its inference server: requests go to
+    the router, and the CPU of both counts."""
+
+    backend: ServerProcess | None = None
+
+    def cpu_seconds(self) -> float:
+        mine = super().cpu_seconds()
+        return mine + (self.backend.cpu_seconds() if self.backend else 0.0)
+
+
+@contextlib.contextmanager
+def routed(backend: ServerProcess, workdir: Path) -> Iterator[RoutedProcess]:
+    def command(port: int) -> list[str]:
+        return [sys.executable, "-m", "modelyard", "route", "--host", HOST, "--port", str(port)]
+
+    with launch("modelyard route", command, workdir / "router.log", None, "/-/ready") as router:
+        routes = {"primary": [{"url": backend.url, "version": "1", "weight": 100}]}
+        httpx.put(f"{router.url}/-/routes", json=routes, timeout=10).raise_for_status()
+        yield RoutedProcess(router.label, router.url, router.process, router.log_path, backend)
 
 
 @dataclass(frozen=True)

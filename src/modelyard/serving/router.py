@@ -17,16 +17,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
+
+from modelyard.serving.upstream import Answer, Upstream, UpstreamError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
-_HOP_BY_HOP = {b"connection", b"keep-alive", b"transfer-encoding", b"content-length", b"host"}
+# Headers about one connection, not the request: the router's own connections set their own.
+_HOP_BY_HOP = {
+    b"connection",
+    b"keep-alive",
+    b"transfer-encoding",
+    b"content-length",
+    b"host",
+    b"expect",
+    b"te",
+    b"trailer",
+    b"upgrade",
+    b"proxy-connection",
+}
 _JSON = [(b"content-type", b"application/json")]
 
 
@@ -56,6 +69,9 @@ class Routes:
         best.current -= total
         return best
 
+    def urls(self) -> set[str]:
+        return {b.url for b in self.primary} | ({self.shadow.url} if self.shadow else set())
+
     def as_json(self) -> dict[str, Any]:
         return {
             "primary": [
@@ -84,10 +100,7 @@ def routes_from(document: Any) -> Routes:
 class Router:
     def __init__(self, shadow_log: Path | None = None) -> None:
         self.routes = Routes()
-        self._client = httpx.AsyncClient(
-            timeout=httpx.Timeout(30, connect=2),
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
-        )
+        self._upstreams: dict[str, Upstream] = {}
         self._shadow_log = shadow_log
         self._pending: set[asyncio.Task[None]] = set()
         registry = CollectorRegistry()
@@ -128,54 +141,51 @@ class Router:
         backend = self.routes.pick()
         shadow = self.routes.shadow
         headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
-        target = backend.url + scope["path"]
+        target = scope.get("raw_path") or scope["path"].encode()
         if scope.get("query_string"):
-            target += "?" + scope["query_string"].decode("latin-1")
+            target += b"?" + scope["query_string"]
         try:
-            response = await self._client.request(
-                scope["method"], target, content=body, headers=headers
-            )
-        except httpx.HTTPError as exc:
+            answer = await self._upstream(backend).request(scope["method"], target, headers, body)
+        except UpstreamError as exc:
             self._answers.labels(backend.version, "502").inc()
             error = {"error": f"version {backend.version} did not answer: {exc}"}
             return 502, orjson.dumps(error), _JSON
-        self._answers.labels(backend.version, str(response.status_code)).inc()
-        answer_headers = [
-            (k.encode("latin-1"), v.encode("latin-1"))
-            for k, v in response.headers.items()
-            if k.lower().encode() not in _HOP_BY_HOP
-        ]
-        answer_headers.append((b"content-length", str(len(response.content)).encode()))
+        self._answers.labels(backend.version, str(answer.status)).inc()
+        answer_headers = [(k, v) for k, v in answer.headers if k.lower() not in _HOP_BY_HOP]
+        answer_headers.append((b"content-length", str(len(answer.body)).encode()))
         answer_headers.append((b"x-modelyard-model-version", backend.version.encode()))
         if shadow is not None and scope["method"] == "POST":
-            task = asyncio.create_task(
-                self._shadow(
-                    shadow, target.replace(backend.url, shadow.url, 1), headers, body, response
-                )
-            )
+            task = asyncio.create_task(self._shadow(shadow, target, headers, body, answer))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
-        return response.status_code, response.content, answer_headers
+        return answer.status, answer.body, answer_headers
+
+    def _upstream(self, backend: Backend) -> Upstream:
+        found = self._upstreams.get(backend.url)
+        if found is None:
+            found = self._upstreams[backend.url] = Upstream(backend.url)
+        return found
 
     async def _shadow(
         self,
         shadow: Backend,
-        target: str,
+        target: bytes,
         headers: list[tuple[bytes, bytes]],
         body: bytes,
-        primary: httpx.Response,
+        primary: Answer,
     ) -> None:
+        copy: Answer | None
         try:
-            copy = await self._client.post(target, content=body, headers=headers)
-            same = copy.status_code == primary.status_code and _outputs(copy) == _outputs(primary)
+            copy = await self._upstream(shadow).request("POST", target, headers, body)
+            same = copy.status == primary.status and _outputs(copy) == _outputs(primary)
             outcome = "same" if same else "different"
-        except httpx.HTTPError:
+        except UpstreamError:
             copy, outcome = None, "error"
         self._shadowed.labels(shadow.version, outcome).inc()
         if outcome != "same" and self._shadow_log is not None:
             record = {
                 "at": time.time(),
-                "request_id": primary.headers.get("x-request-id"),
+                "request_id": primary.header(b"x-request-id"),
                 "shadow_version": shadow.version,
                 "outcome": outcome,
                 "primary": _outputs(primary),
@@ -205,16 +215,18 @@ class Router:
                 self.routes = routes_from(orjson.loads(await _body(receive)))
             except (ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
                 return 400, orjson.dumps({"error": str(exc)}), _JSON
+            for url in set(self._upstreams) - self.routes.urls():
+                self._upstreams.pop(url).close()  # a backend no longer routed to
             return 200, orjson.dumps(self.routes.as_json()), _JSON
         return 404, b'{"error": "unknown admin path"}', _JSON
 
 
-def _outputs(response: httpx.Response) -> Any:
+def _outputs(answer: Answer) -> Any:
     """What a comparison looks at: the predictions (MLflow) or the outputs' data (v2)."""
     try:
-        document = response.json()
-    except ValueError:
-        return response.content
+        document = answer.json()
+    except orjson.JSONDecodeError:
+        return answer.body
     if isinstance(document, dict):
         if "predictions" in document:
             return document["predictions"]
@@ -254,6 +266,7 @@ def serve(host: str, port: int, shadow_log: Path | None) -> None:
         access_log=False,
         server_header=False,
         date_header=False,
+        proxy_headers=False,  # the router passes the client's headers on as they came
         lifespan="off",
     )
     uvicorn.Server(config).run(sockets=[listening_socket(host, port)])

@@ -1,0 +1,163 @@
+"""The router's connections to its backends, against real sockets: answers come back whole,
+connections are kept and reused, a kept connection the backend closed is replaced without the
+caller noticing, and a backend that is down, silent or garbled is an UpstreamError."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from modelyard.serving.upstream import Upstream, UpstreamError
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+async def _serve(handler: Handler) -> tuple[asyncio.Server, str, list[int]]:
+    """A backend on 127.0.0.1; the list counts the connections it accepted."""
+    accepted: list[int] = []
+
+    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(1)
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(counted, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    return server, f"http://127.0.0.1:{port}", accepted
+
+
+async def _read_request(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return head, await reader.readexactly(length)
+
+
+async def _finish(server: asyncio.Server, *upstreams: Upstream) -> None:
+    """Both ends closed before the loop ends (a socket left to the collector warns)."""
+    for upstream in upstreams:
+        upstream.close()
+    server.close()
+    for task in asyncio.all_tasks() - {asyncio.current_task()}:
+        task.cancel()
+    await asyncio.sleep(0.05)
+
+
+def _answer(body: bytes, *extra: bytes) -> bytes:
+    headers = b"".join(h + b"\r\n" for h in extra)
+    return b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n%s\r\n%s" % (len(body), headers, body)
+
+
+async def _echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Keeps the connection: answers every request with its own body."""
+    try:
+        while True:
+            head, body = await _read_request(reader)
+            writer.write(_answer(body, b"x-head-lines: %d" % head.count(b"\r\n")))
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        writer.close()
+
+
+def test_answers_come_back_whole_and_the_connection_is_kept() -> None:
+    async def scenario() -> None:
+        server, url, accepted = await _serve(_echo)
+        upstream = Upstream(url)
+        answers = [
+            await upstream.request("POST", b"/invocations?x=%20", [(b"a", b"1")], b"row %d" % i)
+            for i in range(5)
+        ]
+        assert [a.body for a in answers] == [b"row %d" % i for i in range(5)]
+        assert all(a.status == 200 and a.header(b"content-length") for a in answers)
+        assert len(accepted) == 1  # five requests, one connection
+        big = b"x" * 3_000_000
+        assert (await upstream.request("POST", b"/", [], big)).body == big
+        await _finish(server, upstream)
+
+    asyncio.run(scenario())
+
+
+def test_a_kept_connection_the_backend_closed_is_replaced() -> None:
+    async def one_answer_then_close(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        _head, body = await _read_request(reader)
+        writer.write(_answer(body))  # says nothing of closing, then closes
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> None:
+        server, url, accepted = await _serve(one_answer_then_close)
+        upstream = Upstream(url)
+        assert (await upstream.request("POST", b"/", [], b"first")).body == b"first"
+        await asyncio.sleep(0.05)  # the backend has closed the kept connection by now
+        assert (await upstream.request("POST", b"/", [], b"second")).body == b"second"
+        assert len(accepted) == 2
+        await _finish(server, upstream)
+
+    asyncio.run(scenario())
+
+
+def test_head_answers_have_no_body() -> None:
+    async def head(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\n")
+        await writer.drain()
+
+    async def scenario() -> None:
+        server, url, _accepted = await _serve(head)
+        upstream = Upstream(url, timeout_s=2)
+        answer = await upstream.request("HEAD", b"/ping", [], b"")
+        assert (answer.status, answer.body) == (200, b"")
+        await _finish(server, upstream)
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (b"", "closed the connection without answering"),
+        (b"HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc", "closed the connection mid-answer"),
+        (b"NOT HTTP AT ALL\r\n\r\n", "malformed answer"),
+        (None, "no answer within 0.3 s"),
+    ],
+)
+def test_a_broken_backend_is_an_upstream_error(reply: bytes | None, message: str) -> None:
+    async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await _read_request(reader)
+        if reply is None:
+            await asyncio.sleep(5)  # silent
+            return
+        writer.write(reply)
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> None:
+        server, url, _accepted = await _serve(broken)
+        upstream = Upstream(url, timeout_s=0.3)
+        with pytest.raises(UpstreamError, match=message):
+            await upstream.request("POST", b"/", [], b"x")
+        await _finish(server, upstream)
+
+    asyncio.run(scenario())
+
+
+def test_a_backend_that_is_down_is_an_upstream_error() -> None:
+    async def scenario() -> None:
+        server, url, _accepted = await _serve(_echo)
+        server.close()
+        await server.wait_closed()
+        with pytest.raises(UpstreamError, match="cannot connect"):
+            await Upstream(url).request("GET", b"/", [], b"")
+        await _finish(server)
+
+    asyncio.run(scenario())
+    with pytest.raises(ValueError, match="http://HOST:PORT"):
+        Upstream("https://127.0.0.1:1")
