@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -146,3 +148,14 @@ def test_version_and_module_entry_point() -> None:
         [sys.executable, "-m", "modelyard", "--version"], capture_output=True, text=True, check=True
     )
     assert "version" in result.stdout
+
+
+def test_serve_without_the_serving_extra_names_the_install() -> None:
+    # numpy made unimportable, as on an install without modelyard[serve].
+    code = (
+        "import sys; sys.modules['numpy'] = None; "
+        "from modelyard.cli import main; main(['serve', 'models:/m/1'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "numpy is missing" in done.stderr and "pip install 'modelyard[serve]'" in done.stderr

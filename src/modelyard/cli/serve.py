@@ -77,10 +77,17 @@ def serve(
 
     from modelyard.client import tracking_uri_from_env
     from modelyard.errors import ModelyardError
-    from modelyard.serving.loaders import load
-    from modelyard.serving.model_files import PlatformFiles
-    from modelyard.serving.runner import ServeOptions
-    from modelyard.serving.runner import serve as run
+
+    try:
+        from modelyard.serving.loaders import load
+        from modelyard.serving.model_files import PlatformFiles
+        from modelyard.serving.runner import ServeOptions
+        from modelyard.serving.runner import serve as run
+    except ImportError as exc:
+        raise UserError(
+            f"modelyard serve needs the serving extra ({exc.name} is missing): "
+            "pip install 'modelyard[serve]'"
+        ) from None
 
     uri = tracking_uri or tracking_uri_from_env()
     destination = model_dir or Path(tempfile.mkdtemp(prefix="modelyard-serve-")) / "model"
