@@ -41,6 +41,7 @@ _HOP_BY_HOP = {
     b"proxy-connection",
 }
 _JSON = [(b"content-type", b"application/json")]
+MAX_BODY_BYTES = 64 * 1024 * 1024  # as the inference servers behind it take
 
 
 @dataclass
@@ -125,12 +126,16 @@ class Router:
         if scope["type"] != "http":
             return
         path: str = scope["path"]
-        if path.startswith("/-/"):
-            status, body, headers = await self._admin(scope, receive, path)
-        elif not self.routes.primary:
-            status, body, headers = 503, orjson.dumps({"error": "No routes yet."}), _JSON
-        else:
-            status, body, headers = await self._forward(scope, receive)
+        try:
+            if path.startswith("/-/"):
+                status, body, headers = await self._admin(scope, receive, path)
+            elif not self.routes.primary:
+                status, body, headers = 503, orjson.dumps({"error": "No routes yet."}), _JSON
+            else:
+                status, body, headers = await self._forward(scope, receive)
+        except _TooLarge:
+            error = {"error": f"Request body exceeds {MAX_BODY_BYTES} bytes."}
+            status, body, headers = 413, orjson.dumps(error), _JSON
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -235,11 +240,20 @@ def _outputs(answer: Answer) -> Any:
     return document
 
 
+class _TooLarge(Exception):
+    pass
+
+
 async def _body(receive: Receive) -> bytes:
     chunks = []
+    size = 0
     while True:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise _TooLarge
+        chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
 
