@@ -161,3 +161,35 @@ def test_a_backend_that_is_down_is_an_upstream_error() -> None:
     asyncio.run(scenario())
     with pytest.raises(ValueError, match="http://HOST:PORT"):
         Upstream("https://127.0.0.1:1")
+
+
+def test_a_cancelled_exchange_does_not_leave_its_connection_for_reuse() -> None:
+    hung_up: list[bytes] = []
+
+    async def slow_then_echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        body = b""
+        try:
+            while True:
+                _head, body = await _read_request(reader)
+                await asyncio.sleep(0.3 if body == b"slow" else 0)
+                writer.write(_answer(body))
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            hung_up.append(body)  # the router closed this connection after ``body``
+
+    async def scenario() -> None:
+        server, url, accepted = await _serve(slow_then_echo)
+        upstream = Upstream(url)
+        slow = asyncio.create_task(upstream.request("POST", b"/", [], b"slow"))
+        await asyncio.sleep(0.1)
+        slow.cancel()  # the client went away mid-request
+        with pytest.raises(asyncio.CancelledError):
+            await slow
+        # The next request must not read the slow answer off the abandoned connection.
+        assert (await upstream.request("POST", b"/", [], b"fast")).body == b"fast"
+        assert len(accepted) == 2
+        await asyncio.sleep(0.5)  # the slow answer is written to a connection already closed
+        assert hung_up == [b"slow"]  # closed at once, not left open for the collector
+        await _finish(server, upstream)
+
+    asyncio.run(scenario())

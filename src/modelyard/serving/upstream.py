@@ -151,6 +151,9 @@ class Upstream:
         except httptools.HttpParserError as exc:
             writer.close()
             raise UpstreamError(f"malformed answer: {exc}") from None
+        except asyncio.CancelledError:
+            writer.close()  # mid-exchange: the connection's state is unknown, never reuse it
+            raise
         if reading.keep_alive and not self._closed and len(self._idle) < _MAX_IDLE:
             self._idle.append((reader, writer))
         else:
