@@ -167,6 +167,13 @@ def test_odd_invocation_bodies_are_read_as_the_general_reader_reads_them(
         b'{"inputs": [{"shape": [1, 3], "data": [1, [5], 3]}]}',
         b'{"inputs": [{"name": "[x]", "shape": [1, 3], "data": [1, 2, 3]}]}',
         b'{"instances": [[1, [5], 3]]}',
+        # A key twice: simdjson would read the first, the general reader reads the last.
+        b'{"dataframe_split": {"columns": ["c", "b", "a"], "columns": ["a", "b", "c"], '
+        b'"data": [[1, 2, 3]]}}',
+        b'{"instances": [[1, 2, 3]], "instances": null}',
+        b'{"inputs": [{"shape": [1, 3], "data": [1, 2, 3], "data": null}]}',
+        b'{"id": "a", "id": "b", "inputs": [{"shape": [1, 3], "data": [1, 2, 3]}]}',
+        b'\xef\xbb\xbf{"instances": [[1, 2, 3]]}',
         b'{"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 2, [3]]]}}',
         b'{"dataframe_split": {"columns": ["a", "b", "c"], "data": [[1, 2, 3]], "x": [[1]]}}',
         b'{"inputs": [{"shape": [1, 3], "data": [1, 2, 3]}, {"shape": [1], "data": [1]}]}',

@@ -38,6 +38,8 @@ class NumericBodies:
             if not isinstance(inputs, simdjson.Array) or len(inputs) != 1:
                 return None
             tensor: Any = inputs[0]
+            if _repeats_a_key(document) or _repeats_a_key(tensor):
+                return None
             shape = tensor["shape"].as_list()
             request_id = document.get("id")
             if len(shape) != 2 or not isinstance(request_id, str | None):
@@ -59,7 +61,7 @@ class NumericBodies:
         numbers, its columns put in the signature's order."""
         try:
             document = self._parse(raw)
-            if not isinstance(document, simdjson.Object):
+            if not isinstance(document, simdjson.Object) or _repeats_a_key(document):
                 return None
             given = [key for key in INVOCATION_FORMATS if key in document]
             if len(given) != 1 or given[0] == "dataframe_records":
@@ -68,7 +70,7 @@ class NumericBodies:
             columns = None
             arrays = 0  # other than the data and its rows: the columns, a DataFrame's index
             if given[0] == "dataframe_split":
-                if not isinstance(payload, simdjson.Object):
+                if not isinstance(payload, simdjson.Object) or _repeats_a_key(payload):
                     return None
                 raw_columns: Any = payload.get("columns")
                 columns = None if raw_columns is None else raw_columns.as_list()
@@ -103,6 +105,8 @@ class NumericBodies:
         return matrix[:, [columns.index(name) for name in self._names]]
 
     def _parse(self, raw: bytes) -> Any:
+        if raw.startswith(_BOM):
+            raise ValueError("a byte order mark, which JSON does not allow")  # orjson refuses it
         try:
             return self._parser.parse(raw)
         except RuntimeError:
@@ -110,6 +114,15 @@ class NumericBodies:
             # traceback), or the body is unreadable: a fresh parser tells the two apart.
             self._parser = simdjson.Parser()
             return self._parser.parse(raw)
+
+
+_BOM = b"\xef\xbb\xbf"
+
+
+def _repeats_a_key(document: Any) -> bool:
+    """A key given twice: simdjson reads the first and the general reader the last, so only the
+    general reader may read such a body."""
+    return len(document) != len(set(document.keys()))
 
 
 def _arrays(raw: bytes) -> int:

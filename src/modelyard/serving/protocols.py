@@ -93,6 +93,8 @@ def v2_rows(schema: InputSchema, body: Any) -> tuple[list[Any] | np.ndarray, str
     for i, tensor in enumerate(inputs):
         if not isinstance(tensor, Mapping) or "data" not in tensor or "shape" not in tensor:
             raise InvalidArgument(f"inputs[{i}] needs name, shape, datatype and data.")
+        if not isinstance(tensor["shape"], list):
+            raise InvalidArgument(f"inputs[{i}].shape must be a list of integers.")
     if len(inputs) == 1 and len(inputs[0]["shape"]) == 2:
         return _tensor_rows(schema, inputs[0]), _text(request_id)
     if len(inputs) == 1 and schema.width in (None, 1) and len(inputs[0]["shape"]) == 1:
