@@ -193,3 +193,34 @@ def test_a_cancelled_exchange_does_not_leave_its_connection_for_reuse() -> None:
         await _finish(server, upstream)
 
     asyncio.run(scenario())
+
+
+def test_a_request_the_backend_drops_is_sent_twice_at_most() -> None:
+    # As a backend whose worker dies on this request: every connection closes, unanswered.
+    received: list[bytes] = []
+    dying = asyncio.Event()
+
+    async def answers_until_dying(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        while True:
+            _head, body = await _read_request(reader)
+            if dying.is_set():
+                received.append(body)
+                return  # closes without answering
+            await asyncio.sleep(0.05)  # long enough for the 20 requests to overlap
+            writer.write(_answer(body))
+            await writer.drain()
+
+    async def scenario() -> None:
+        server, url, _accepted = await _serve(answers_until_dying)
+        upstream = Upstream(url)
+        await asyncio.gather(*(upstream.request("POST", b"/", [], b"%d" % i) for i in range(20)))
+        assert len(upstream._idle) == 20
+        dying.set()
+        with pytest.raises(UpstreamError, match="without answering"):
+            await upstream.request("POST", b"/", [], b"fatal")
+        assert received == [b"fatal", b"fatal"]
+        await _finish(server, upstream)
+
+    asyncio.run(scenario())

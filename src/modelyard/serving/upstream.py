@@ -97,13 +97,17 @@ class Upstream:
         head.append(b"host: %s\r\ncontent-length: %d\r\n\r\n" % (self._host_header, len(body)))
         message = b"".join(head) + body
         while self._idle:
-            # A kept connection the backend may have closed meanwhile: nothing was read from it
-            # yet, so the request can go again on another one.
             reader, writer = self._idle.pop()
+            if reader.at_eof() or writer.is_closing():
+                writer.close()  # closed by the backend while it was kept: not tried at all
+                continue
             try:
                 return await self._exchange(reader, writer, message, method == "HEAD")
             except _ClosedBeforeAnswer:
+                # Closed just as the request went out: once more, on a new connection, and no
+                # more (a request that kills the backend must not go to every kept connection).
                 writer.close()
+                break
         try:
             reader, writer = await asyncio.wait_for(
                 asyncio.open_connection(self._host, self._port), self._connect_timeout_s
