@@ -60,8 +60,9 @@ class DeliveryWorker:
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._batch_size = batch_size
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="delivery")
-        # The last of a batch waits for the threads to get to it: the claim covers every round.
-        self._lease_ms = policy.lease_ms * -(-batch_size // concurrency)
+        # The last of a batch waits for the threads to get to it: the claim covers every round,
+        # and one more for the transactions and name lookups around them.
+        self._lease_ms = policy.lease_ms * (-(-batch_size // concurrency) + 1)
         self._environment = os.environ if environment is None else environment
         self._rng = random.Random()
         self._wake = wake or threading.Event()
@@ -89,9 +90,20 @@ class DeliveryWorker:
         # The attempts that have answered are recorded together, in one transaction, while the
         # others go on: a commit per attempt cost the database more than the attempts did, and
         # a slow receiver does not hold back the record of the others.
+        unrecorded: list[tuple[Delivery, Outcome]] = []
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            self._record([(pending.pop(job), job.result()) for job in done])
+            outcomes = unrecorded + [(pending.pop(job), job.result()) for job in done]
+            try:
+                self._record(outcomes)
+                unrecorded = []
+            except Exception:
+                # The database is away: keep the outcomes and wait for every attempt still
+                # going, so that no new batch is claimed while these threads are busy.
+                log.exception("delivery worker %s: outcomes not recorded yet", self.name)
+                unrecorded = outcomes
+        if unrecorded:
+            self._record(unrecorded)  # once more; failing, their leases run out and they retry
         return len(claimed) or fanned
 
     def run_forever(self, stop: threading.Event, poll_s: float = 0.5) -> None:
