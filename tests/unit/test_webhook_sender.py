@@ -217,3 +217,21 @@ def test_a_receiver_that_trickles_its_answer_is_cut_off_at_the_attempts_deadline
         server.server_close()
     assert outcome.status_code is None and not outcome.permanent
     assert outcome.error == "timed out: ReadTimeout"  # without the deadline: 200, in 5 minutes
+
+
+def test_an_international_host_name_goes_out_in_idna(
+    resolver: Callable[[str, list[str]], list[str]], receiver: Receiver
+) -> None:
+    given = resolver("xn--bcher-kva.example", ["127.0.0.1"])
+    port = int(receiver.url.rsplit(":", 1)[1])
+    sender = Sender(5, LOOPBACK_ONLY)
+    try:
+        outcome = _post(sender, f"http://bücher.example:{port}/hook")
+        unsendable = sender.send(
+            OutgoingRequest(f"http://bücher.example:{port}/hook", b"{}", {"X-Name": "модель"})
+        )
+    finally:
+        sender.close()
+    assert outcome.status_code == 200 and given == ["127.0.0.1"]
+    assert receiver.requests[0].headers["Host"] == f"xn--bcher-kva.example:{port}"
+    assert unsendable.permanent and "cannot send this request" in (unsendable.error or "")

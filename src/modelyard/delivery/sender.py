@@ -65,11 +65,16 @@ class Sender:
             body = request.body
         try:
             check_url(request.url)
+            # ASCII on the wire: an international host name in IDNA, a path percent-encoded,
+            # header values as they are or not at all.
+            url = str(httpx.URL(request.url))
+            for value in headers.values():
+                value.encode("ascii")
             with (
                 deadline(self._deadline_s),
                 self._pool.stream(
                     "POST",
-                    request.url,
+                    url,
                     headers=list(headers.items()),
                     content=body,
                     extensions={"timeout": self._timeouts},
@@ -84,6 +89,10 @@ class Sender:
             return Outcome(None, error=f"timed out: {exc.__class__.__name__}")
         except _FAILURES as exc:
             return Outcome(None, error=f"{exc.__class__.__name__}: {exc}")
+        except (httpx.InvalidURL, UnicodeError) as exc:
+            # What cannot be put on the wire (a header value outside ASCII, a host that is not a
+            # name) will not go out on another attempt either.
+            return Outcome(None, error=f"cannot send this request: {exc}", permanent=True)
         text = answer[:MAX_RESPONSE_CHARS]
         error = None if 200 <= status < 300 else f"HTTP {status}: {text[:200]}"
         return Outcome(status, error=error, response_body=text)
