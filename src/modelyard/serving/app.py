@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +19,15 @@ import orjson
 from modelyard import __version__
 from modelyard.errors import InvalidArgument
 from modelyard.serving import protocols
+from modelyard.serving.asgi import (
+    MAX_BODY_BYTES,
+    BodyTooLarge,
+    Receive,
+    Scope,
+    Send,
+    lifespan,
+    read_body,
+)
 from modelyard.serving.batching import MicroBatcher
 from modelyard.serving.loaders import LoadedModel
 from modelyard.serving.metrics import ServingMetrics
@@ -27,12 +35,6 @@ from modelyard.serving.numeric_bodies import NumericBodies
 from modelyard.serving.schema import V2_DATATYPES
 from modelyard.serving.sink import PredictionLog
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-
-MAX_BODY_BYTES = 64 * 1024 * 1024
 _V2_MODEL = re.compile(r"^/v2/models/([^/]+)(?:/versions/([^/]+))?(/ready|/infer)?$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _JSON = [(b"content-type", b"application/json")]
@@ -84,7 +86,7 @@ class InferenceApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -252,17 +254,10 @@ def _content_type(scope: Scope) -> str:
 
 
 async def _body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _HttpError(413, {"error": f"Request body exceeds {MAX_BODY_BYTES} bytes."})
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    try:
+        return await read_body(receive, MAX_BODY_BYTES)
+    except BodyTooLarge as exc:
+        raise _HttpError(413, {"error": str(exc)}) from None
 
 
 def _json(raw: bytes, protocol: str) -> Any:
@@ -273,16 +268,6 @@ def _json(raw: bytes, protocol: str) -> Any:
         if protocol == "invocations":
             body = {"error_code": "BAD_REQUEST", "message": f"Malformed JSON: {exc}"}
         raise _HttpError(400, body) from None
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
 
 
 def _metadata(served: Served) -> dict[str, Any]:

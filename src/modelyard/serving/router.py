@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,12 +19,16 @@ from typing import Any
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, generate_latest
 
+from modelyard.serving.asgi import (
+    MAX_BODY_BYTES,
+    BodyTooLarge,
+    Receive,
+    Scope,
+    Send,
+    lifespan,
+    read_body,
+)
 from modelyard.serving.upstream import Answer, Upstream, UpstreamError
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 # Headers about one connection, not the request: the router's own connections set their own.
 _HOP_BY_HOP = {
@@ -41,7 +44,6 @@ _HOP_BY_HOP = {
     b"proxy-connection",
 }
 _JSON = [(b"content-type", b"application/json")]
-MAX_BODY_BYTES = 64 * 1024 * 1024  # as the inference servers behind it take
 
 
 @dataclass
@@ -121,7 +123,7 @@ class Router:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -133,9 +135,8 @@ class Router:
                 status, body, headers = 503, orjson.dumps({"error": "No routes yet."}), _JSON
             else:
                 status, body, headers = await self._forward(scope, receive)
-        except _TooLarge:
-            error = {"error": f"Request body exceeds {MAX_BODY_BYTES} bytes."}
-            status, body, headers = 413, orjson.dumps(error), _JSON
+        except BodyTooLarge as exc:
+            status, body, headers = 413, orjson.dumps({"error": str(exc)}), _JSON
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -240,32 +241,8 @@ def _outputs(answer: Answer) -> Any:
     return document
 
 
-class _TooLarge(Exception):
-    pass
-
-
 async def _body(receive: Receive) -> bytes:
-    chunks = []
-    size = 0
-    while True:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise _TooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return b"".join(chunks)
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
+    return await read_body(receive, MAX_BODY_BYTES)  # the inference servers' own limit
 
 
 def serve(host: str, port: int, shadow_log: Path | None) -> None:
