@@ -13,7 +13,7 @@ from sqlalchemy import Engine, make_url
 from modelyard.artifacts.locations import artifact_store
 from modelyard.config import DEFAULT_HOME, Settings
 from modelyard.delivery.secrets import SecretBox, key_from
-from modelyard.delivery.sender import Sender
+from modelyard.delivery.sender import Sender, longest_attempt_s
 from modelyard.delivery.ssrf import parse_networks
 from modelyard.delivery.worker import DeliveryWorker, RetryPolicy
 from modelyard.deploy.kubernetes_target import KubernetesTarget
@@ -66,9 +66,7 @@ class Container:
 
     def sender(self) -> Sender:
         return Sender(
-            self.settings.delivery_timeout_s,
-            parse_networks(self.settings.webhook_allowed_networks),
-            attempt_deadline_s=attempt_deadline_s(self.settings),
+            self.settings.delivery_timeout_s, parse_networks(self.settings.webhook_allowed_networks)
         )
 
     def delivery_worker(self, name: str | None = None) -> DeliveryWorker:
@@ -78,7 +76,7 @@ class Container:
             base_delay_ms=int(settings.delivery_backoff_base_s * 1000),
             max_delay_ms=int(settings.delivery_backoff_max_s * 1000),
             # No other worker takes a claim over while its attempt may still be going on.
-            lease_ms=int(attempt_deadline_s(settings) * 1000),
+            lease_ms=int(longest_attempt_s(settings.delivery_timeout_s) * 1000),
         )
         return DeliveryWorker(
             self.uow,
@@ -188,9 +186,3 @@ def build(
         secrets=secrets,
     )
     return container
-
-
-def attempt_deadline_s(settings: Settings) -> float:
-    """The longest one delivery attempt may take: connecting (at most 5 s), then sending the
-    request and reading the answer (the timeout each)."""
-    return settings.delivery_timeout_s * 2 + 5

@@ -31,6 +31,12 @@ _FAILURES = (
 )
 
 
+def longest_attempt_s(timeout_s: float) -> float:
+    """The longest one attempt may take: connecting (at most 5 s), then sending the request and
+    reading the answer (``timeout_s`` each)."""
+    return timeout_s * 2 + 5
+
+
 class Sender:
     """Holds one connection pool; ``close()`` releases it."""
 
@@ -48,7 +54,7 @@ class Sender:
             keepalive_expiry=30.0,
         )
         # The whole attempt, answer included; the timeouts below bound each step of it.
-        self._deadline_s = attempt_deadline_s or timeout_s * 2 + 5
+        self._deadline_s = attempt_deadline_s or longest_attempt_s(timeout_s)
         self._timeouts = {
             "connect": min(timeout_s, 5.0),
             "read": timeout_s,

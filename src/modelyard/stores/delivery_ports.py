@@ -77,9 +77,6 @@ class WebhookStore(Protocol):
 
     def find_webhook(self, project: Project, webhook_id: str) -> Webhook | None: ...
 
-    def get_by_id(self, webhook_id: str) -> Webhook | None:
-        """Any project's webhook: for the worker, which serves them all."""
-
     def list_webhooks(self, project: Project, offset: int, limit: int) -> Page[Webhook]:
         """Newest first."""
 

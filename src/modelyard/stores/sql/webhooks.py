@@ -139,10 +139,6 @@ class SqlWebhookStore:
         ).all()
         return {r.id: SendingTo(_webhook(r), r.secret, r.secret_env) for r in rows}
 
-    def get_by_id(self, webhook_id: str) -> Webhook | None:
-        row = self._db.execute(select(*_COLUMNS).where(webhooks.c.id == webhook_id)).first()
-        return None if row is None else _webhook(row)
-
 
 def _dump_target(target: Target) -> str:
     fields = {k: v for k, v in asdict(target).items() if v is not None and k != "kind"}
