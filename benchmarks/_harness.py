@@ -23,6 +23,8 @@ imported, so import it before mlflow. It provides, section by section:
 - report: the machine table, a table per measure and the targets table with its
   ``ceiling_note`` (``print_report``), cells, notes, and the JSON document
   (``results_document``, ``write_json``).
+- py-spy: finding it (``find_py_spy``), a frame's short name and package (``short_frame``,
+  ``frame_package``), and the table of a profile (``print_profile_table``).
 - command line: the parser (``argument_parser``), ``--pg-url`` (``add_pg_url_option``), and the
   check of ``--servers`` (``parse_checking_servers``).
 """
@@ -39,6 +41,8 @@ import json
 import math
 import os
 import platform
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -854,6 +858,60 @@ def results_document(
 def write_json(path: Path, document: dict[str, Any]) -> None:
     path.write_text(json.dumps(document, indent=2))
     console.print(f"figures written to {path}")
+
+
+# --- py-spy -------------------------------------------------------------------------------------
+
+_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
+_PREFIX = re.compile(r".*/(?:site-packages|src|lib/python3\.\d+)/")
+
+
+def find_py_spy() -> str | None:
+    """py-spy next to this Python, else on PATH."""
+    candidate = Path(sys.executable).parent / "py-spy"
+    return str(candidate) if os.access(candidate, os.X_OK) else shutil.which("py-spy")
+
+
+def short_frame(frame: str, with_line: bool) -> str:
+    """A collapsed-stack frame with its file relative to its package (and its line)."""
+    match = _FRAME.match(frame)
+    if match is None:
+        return frame
+    where = _PREFIX.sub("", match["file"])
+    line = f":{match['line']}" if with_line and match["line"] else ""
+    return f"{match['function']} ({where}{line})"
+
+
+def frame_package(frame: str) -> str:
+    """The top-level package (or stdlib module) of a frame's file."""
+    match = _FRAME.match(frame)
+    if match is None:
+        return "?"
+    return _PREFIX.sub("", match["file"]).split("/", 1)[0].removesuffix(".py")
+
+
+def print_profile_table(
+    title: str,
+    samples: int,
+    leaves: Sequence[tuple[str, int]],
+    functions: Sequence[tuple[str, int]],
+    function_header: str,
+) -> None:
+    """Leaf frames and functions side by side, each with its share of ``samples``."""
+    table = Table(title=title, title_justify="left")
+    for header in ("self %", "leaf frame (the line running, or calling into C)", "total %"):
+        table.add_column(header, justify="right" if "%" in header else "left")
+    table.add_column(function_header)
+    for rank in range(max(len(leaves), len(functions))):
+        leaf = leaves[rank] if rank < len(leaves) else ("", 0)
+        function = functions[rank] if rank < len(functions) else ("", 0)
+        table.add_row(
+            f"{leaf[1] / samples:.1%}" if leaf[0] else "",
+            escape(leaf[0]),
+            f"{function[1] / samples:.1%}" if function[0] else "",
+            escape(function[0]),
+        )
+    console.print(table)
 
 
 # --- command line -------------------------------------------------------------------------------

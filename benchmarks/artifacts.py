@@ -83,6 +83,7 @@ from _harness import (
     StartupError,
     argument_parser,
     console,
+    find_py_spy,
     kilobytes,
     launch,
     launch_server,
@@ -91,9 +92,11 @@ from _harness import (
     parse_checking_servers,
     print_machine,
     print_notes,
+    print_profile_table,
     process_tree,
     ratio_cell,
     record_end_of_run,
+    short_frame,
     status_cell,
     write_json,
 )
@@ -739,23 +742,12 @@ def summary(outcome: Transfer | Failure) -> str:
 
 # --- profiles -----------------------------------------------------------------------------------
 
-_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
-_PREFIX = re.compile(r".*/(?:site-packages|src|lib/python3\.\d+)/")
 _SCAFFOLDING = re.compile(
     r"^(Thread\._bootstrap|Thread\._bootstrap_inner|Thread\.run|WorkerThread\.run|_worker"
     r"|_WorkItem\.run|<module>|Runner\.run|asyncio_run|Server\.(run|serve|_serve)) \("
     r"|\((<frozen runpy>|click/|uvicorn/main\.py|mlflow/cli/|modelyard/cli/"
     r"|modelyard/server/runner\.py)"
 )
-
-
-def short_frame(frame: str, with_line: bool) -> str:
-    match = _FRAME.match(frame)
-    if match is None:
-        return frame
-    where = _PREFIX.sub("", match["file"])
-    line = f":{match['line']}" if with_line and match["line"] else ""
-    return f"{match['function']} ({where}{line})"
 
 
 def process_name(frame: str) -> str:
@@ -816,14 +808,9 @@ def summarize_profile(text: str) -> StackCounts:
     return counts
 
 
-def py_spy() -> str | None:
-    candidate = Path(sys.executable).parent / "py-spy"
-    return str(candidate) if os.access(candidate, os.X_OK) else shutil.which("py-spy")
-
-
 @contextlib.contextmanager
 def profiled(server: ServerProcess, output: Path, log: Path) -> Iterator[None]:
-    binary = py_spy()
+    binary = find_py_spy()
     if binary is None:
         raise RuntimeError("py-spy not found next to this Python or on PATH")
     command = [
@@ -1103,26 +1090,16 @@ def print_targets(rows: list[dict[str, Any]]) -> None:
 
 def print_profiles(results: Results) -> None:
     for p in results.profiles:
-        table = Table(
-            title=f"py-spy: {p.server} {p.direction}, {p.destination} ({p.samples:,} busy samples "
+        print_profile_table(
+            f"py-spy: {p.server} {p.direction}, {p.destination} ({p.samples:,} busy samples "
             f"at {PROFILE_RATE_HZ} Hz over {p.seconds:.2f} s; threads: "
             + ", ".join(f"{name} {count / p.samples:.0%}" for name, count in p.threads.items())
             + ")",
-            title_justify="left",
+            p.samples,
+            p.self_frames,
+            p.functions,
+            "function (anywhere on the stack)",
         )
-        for header in ("self %", "leaf frame (the line running, or calling into C)", "total %"):
-            table.add_column(header, justify="right" if "%" in header else "left")
-        table.add_column("function (anywhere on the stack)")
-        for rank in range(max(len(p.self_frames), len(p.functions))):
-            leaf = p.self_frames[rank] if rank < len(p.self_frames) else ("", 0)
-            function = p.functions[rank] if rank < len(p.functions) else ("", 0)
-            table.add_row(
-                f"{leaf[1] / p.samples:.1%}" if leaf[0] else "",
-                escape(leaf[0]),
-                f"{function[1] / p.samples:.1%}" if function[0] else "",
-                escape(function[0]),
-            )
-        console.print(table)
 
 
 def report(info: dict[str, Any], results: Results, w: Workload) -> None:

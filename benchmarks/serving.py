@@ -89,14 +89,18 @@ from _harness import (
     StartupError,
     argument_parser,
     console,
+    find_py_spy,
+    frame_package,
     launch,
     machine_at_start,
     percentile,
     print_machine,
     print_notes,
+    print_profile_table,
     ratio_cell,
     record_end_of_run,
     server_command,
+    short_frame,
     status_cell,
     timed,
     write_json,
@@ -735,31 +739,12 @@ def other_benchmarks() -> list[str]:
 
 # --- profile ------------------------------------------------------------------------------------
 
-_FRAME = re.compile(r"^(?P<function>.*) \((?P<file>.*?)(?::(?P<line>\d+))?\)$")
-_PREFIX = re.compile(r".*/(?:site-packages|src|lib/python3\.\d+)/")
 # Frames on every stack of the server: the CLI, uvicorn's start, the event loop's run.
 _SCAFFOLDING = re.compile(
     r"\((<frozen runpy>|click/|modelyard/__main__\.py|modelyard/cli/|modelyard/serving/runner\.py"
     r"|uvicorn/server\.py|uvicorn/_compat\.py|asyncio/runners\.py)"
 )
 EVENT_LOOP = "(the event loop in C: uvloop's epoll, socket reads and writes)"
-
-
-def short_frame(frame: str, with_line: bool) -> str:
-    match = _FRAME.match(frame)
-    if match is None:
-        return frame
-    where = _PREFIX.sub("", match["file"])
-    line = f":{match['line']}" if with_line and match["line"] else ""
-    return f"{match['function']} ({where}{line})"
-
-
-def package(frame: str) -> str:
-    """The top-level package (or stdlib module) of a frame's file."""
-    match = _FRAME.match(frame)
-    if match is None:
-        return "?"
-    return _PREFIX.sub("", match["file"]).split("/", 1)[0].removesuffix(".py")
 
 
 def summarize_profile(text: str) -> tuple[int, Counter[str], Counter[str], Counter[str]]:
@@ -779,7 +764,7 @@ def summarize_profile(text: str) -> tuple[int, Counter[str], Counter[str], Count
             packages["uvloop"] += count
             leaves[EVENT_LOOP] += count
             continue
-        packages[package(telling[-1])] += count
+        packages[frame_package(telling[-1])] += count
         leaves[short_frame(telling[-1], with_line=True)] += count
         for function in {short_frame(f, with_line=False) for f in telling}:
             functions[function] += count
@@ -787,8 +772,7 @@ def summarize_profile(text: str) -> tuple[int, Counter[str], Counter[str], Count
 
 
 def py_spy() -> str:
-    candidate = Path(sys.executable).parent / "py-spy"
-    found = str(candidate) if os.access(candidate, os.X_OK) else shutil.which("py-spy")
+    found = find_py_spy()
     if found is None:
         raise RuntimeError("py-spy not found next to this Python or on PATH")
     return found
@@ -1020,26 +1004,16 @@ def print_targets(rows: list[dict[str, Any]], w: Workload) -> None:
 def print_profile(profile: Profile) -> None:
     label = SERVERS[profile.server].label
     cores = profile.samples / (PROFILE_RATE_HZ * profile.seconds)
-    table = Table(
-        title=f"py-spy: {label}, 1-row v2 at c={WARMUP_CONCURRENCY}: {profile.samples:,} busy "
+    print_profile_table(
+        f"py-spy: {label}, 1-row v2 at c={WARMUP_CONCURRENCY}: {profile.samples:,} busy "
         f"samples at {PROFILE_RATE_HZ} Hz over {profile.seconds:.1f} s ({cores:.2f} cores), "
         f"{profile.requests:,} requests at {profile.server_cpu_ms_per_request:.3f} ms of CPU "
         f"each; raw stacks in {profile.path}",
-        title_justify="left",
+        profile.samples,
+        profile.leaves,
+        profile.functions,
+        "function (anywhere on the stack, start-up frames left out)",
     )
-    for header in ("self %", "leaf frame (the line running, or calling into C)", "total %"):
-        table.add_column(header, justify="right" if "%" in header else "left")
-    table.add_column("function (anywhere on the stack, start-up frames left out)")
-    for rank in range(max(len(profile.leaves), len(profile.functions))):
-        leaf = profile.leaves[rank] if rank < len(profile.leaves) else ("", 0)
-        function = profile.functions[rank] if rank < len(profile.functions) else ("", 0)
-        table.add_row(
-            f"{leaf[1] / profile.samples:.1%}" if leaf[0] else "",
-            escape(leaf[0]),
-            f"{function[1] / profile.samples:.1%}" if function[0] else "",
-            escape(function[0]),
-        )
-    console.print(table)
     console.print(
         "self time by package: "
         + ", ".join(f"{name} {n / profile.samples:.0%}" for name, n in profile.packages)
